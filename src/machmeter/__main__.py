@@ -1,0 +1,3 @@
+from machmeter.cli import main
+
+raise SystemExit(main())

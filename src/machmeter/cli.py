@@ -1,0 +1,41 @@
+"""``machmeter`` command line: one module per verb in machmeter.commands, wired here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from machmeter import __version__
+from machmeter.errors import MachmeterError
+
+# verb -> module in machmeter.commands; each has add_arguments(parser) and run(args) -> exit status
+VERBS = {
+    "machine": "Write this machine's GPU fingerprint into asv's machine file",
+    "demo": "Run this repository's asv suite on the last commits, on this machine, and print what it measured",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="machmeter", description="Performance-regression tracking for ML code on GPUs, built on asv.")
+    parser.add_argument("--version", action="version", version=f"machmeter {__version__}")
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb, summary in VERBS.items():
+        module = importlib.import_module(f"machmeter.commands.{verb}")
+        sub = subparsers.add_parser(verb, help=summary, description=summary)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except MachmeterError as error:
+        print(f"machmeter {args.verb}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"machmeter {args.verb}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,76 @@
+"""``machmeter demo``: the main job on an embedded default, on this machine.
+
+Records the machine's fingerprint, runs the project's asv suite on the last few commits of the
+current branch into the project's local results folder, and prints what it measured.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+from machmeter.errors import MachmeterError
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", default="asv.conf.json", help="asv configuration (default: ./asv.conf.json)")
+    parser.add_argument("--commits", type=int, default=3, help="how many of the last commits to benchmark (default 3)")
+    parser.add_argument("--machine", help="asv machine name (default: the host name)")
+    parser.add_argument("--bench", action="append", default=[], help="only benchmarks matching this regex (repeatable)")
+    parser.add_argument("--quick", action="store_true", help="asv --quick: one sample per benchmark")
+
+
+def last_commits(repo_path: str, count: int) -> list[str]:
+    """The last ``count`` commits of HEAD's first-parent history, oldest first."""
+    import git
+
+    try:
+        repo = git.Repo(repo_path)
+        commits = [c.hexsha for c in repo.iter_commits("HEAD", first_parent=True, max_count=count)]
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, git.GitCommandError) as error:
+        raise MachmeterError(f"{repo_path}: not a git repository with commits ({error.__class__.__name__})") from None
+    return commits[::-1]
+
+
+def run_asv(project, commits: list[str], machine: str, bench: list[str], quick: bool) -> int:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as hashes:
+        hashes.write("\n".join(commits) + "\n")
+    command = [sys.executable, "-m", "asv", "run", "--config", project.config_path, "--machine", machine,
+               "--show-stderr", "--record-samples", f"HASHFILE:{hashes.name}"]
+    for pattern in bench:
+        command += ["--bench", pattern]
+    if quick:
+        command.append("--quick")
+    print("$ " + " ".join(command), flush=True)
+    try:
+        return subprocess.call(command, cwd=project.root)
+    finally:
+        os.unlink(hashes.name)
+
+
+def run(args) -> int:
+    from machmeter.commands.machine import update_machine_file
+    from machmeter.project import load_project
+    from machmeter.report.measured import measured_table
+    from machmeter.results import load_results
+
+    if args.commits < 1:
+        raise MachmeterError("--commits must be at least 1")
+    project = load_project(args.config)
+    commits = last_commits(project.repo, args.commits)
+    entry = update_machine_file(args.machine)
+    machine = entry["machine"]
+    print(f"machmeter demo: machine {machine!r} (GPU: {entry.get('gpu') or 'none'}), "
+          f"{len(commits)} commit(s), results in {project.results_dir}", flush=True)
+    status = run_asv(project, commits, machine, args.bench, args.quick)
+    if status != 0:
+        print(f"machmeter demo: asv run exited with status {status}; showing what was recorded", file=sys.stderr)
+    results = load_results(project.results_dir)
+    for warning in results.warnings:
+        print(f"machmeter demo: warning: {warning}", file=sys.stderr)
+    print()
+    print(measured_table(results, commits, machine=machine))
+    print(f"\nResults: {project.results_dir}")
+    return 0 if status == 0 else 1

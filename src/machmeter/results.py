@@ -1,0 +1,208 @@
+"""The one reader of asv's result files (format version 2).
+
+Layout: ``results/benchmarks.json`` (what each benchmark is, including the attributes machmeter's
+``declare`` puts there), ``results/<machine>/machine.json`` and ``results/<machine>/<hash>-<env>.json``.
+In a result file each row of ``results`` is zipped against ``result_columns`` (asv drops trailing empty
+columns), the values of a parameterised benchmark follow ``itertools.product`` of its params, ``null``
+means the benchmark failed and a bare ``NaN`` that it was skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+from machmeter.errors import ResultsError
+
+RESULT_FORMAT_VERSION = 2
+# asv's own machine keys; the rest of machine.json is what machmeter (or the user) added.
+ASV_MACHINE_KEYS = ("machine", "os", "arch", "cpu", "num_cpu", "ram", "version")
+
+
+@dataclass(frozen=True)
+class BenchmarkInfo:
+    name: str
+    type: str
+    unit: str
+    param_names: tuple[str, ...]
+    params: tuple[tuple[str, ...], ...]
+    version: str | None
+    higher_is_better: bool | None
+    metric_kind: str | None
+    attributes: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def parameter_combinations(self) -> list[dict[str, str]]:
+        if not self.params:
+            return [{}]
+        return [dict(zip(self.param_names, combo)) for combo in itertools.product(*self.params)]
+
+
+@dataclass
+class ResultPoint:
+    """One value of one benchmark, parameter combination, machine, environment and commit."""
+
+    benchmark: str
+    params: dict[str, str]
+    machine: str
+    env_name: str
+    commit: str
+    date: int | None  # milliseconds since the epoch (the commit's date, as asv records it)
+    value: float | None  # None: failed; NaN: skipped
+    benchmark_version: str | None = None
+    ci_99: tuple[float, float] | None = None
+    quartiles: tuple[float, float] | None = None
+    samples: list[float] | None = None
+    number: int | None = None
+    repeat: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.value is None
+
+    @property
+    def skipped(self) -> bool:
+        return self.value is not None and math.isnan(self.value)
+
+
+@dataclass
+class ResultSet:
+    benchmarks: dict[str, BenchmarkInfo]
+    machines: dict[str, dict]
+    points: list[ResultPoint]
+    warnings: list[str]
+
+
+def _read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)  # accepts asv's bare NaN
+    except FileNotFoundError:
+        raise ResultsError(path, "file not found") from None
+    except json.JSONDecodeError as error:
+        raise ResultsError(path, f"not valid JSON (truncated or corrupt?): {error.msg} at line {error.lineno}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResultsError(path, f"cannot be read: {error}") from None
+
+
+def load_benchmarks(results_dir: str) -> dict[str, BenchmarkInfo]:
+    path = os.path.join(results_dir, "benchmarks.json")
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ResultsError(path, "expected a JSON object of benchmarks")
+    benchmarks = {}
+    for name, entry in data.items():
+        if name == "version" or not isinstance(entry, dict):
+            continue
+        higher = entry.get("higher_is_better")
+        benchmarks[name] = BenchmarkInfo(
+            name=name,
+            type=entry.get("type", "track"),
+            unit=entry.get("unit") or ("seconds" if entry.get("type") == "time" else "unit"),
+            param_names=tuple(entry.get("param_names", ())),
+            params=tuple(tuple(values) for values in entry.get("params", ())),
+            version=entry.get("version"),
+            higher_is_better=higher if isinstance(higher, bool) else None,
+            metric_kind=entry.get("metric_kind"),
+            attributes=entry,
+        )
+    return benchmarks
+
+
+def load_machine(results_dir: str, machine: str) -> dict:
+    path = os.path.join(results_dir, machine, "machine.json")
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ResultsError(path, "expected a JSON object")
+    return data
+
+
+def iter_result_files(results_dir: str):
+    """(machine, path) of every result file, machine folders and files in sorted order."""
+    for machine in sorted(os.listdir(results_dir)):
+        folder = os.path.join(results_dir, machine)
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".json") and name != "machine.json":
+                yield machine, os.path.join(folder, name)
+
+
+def _pair(row: dict, low: str, high: str):
+    a, b = row.get(low), row.get(high)
+    return (a, b) if a is not None and b is not None else None
+
+
+def load_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> list[ResultPoint]:
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ResultsError(path, "expected a JSON object")
+    version = data.get("version")
+    if version != RESULT_FORMAT_VERSION:
+        raise ResultsError(path, f"asv result format version {version!r}, machmeter reads version {RESULT_FORMAT_VERSION}")
+    for key in ("commit_hash", "result_columns", "results"):
+        if key not in data:
+            raise ResultsError(path, f"missing {key!r}")
+    columns = data["result_columns"]
+    machine = machine or data.get("params", {}).get("machine", "")
+    points = []
+    for name, raw_row in data["results"].items():
+        row = dict(zip(columns, raw_row))  # asv drops trailing empty columns: zip stops early
+        info = benchmarks.get(name)
+        param_values = row.get("params") or (list(info.params) if info else [])
+        param_names = list(info.param_names) if info else [f"param{i + 1}" for i in range(len(param_values))]
+        combinations = list(itertools.product(*param_values)) if param_values else [()]
+        values = row.get("result")
+        if not isinstance(values, list):
+            values = [values] * len(combinations)
+        per_combo = {key: row.get(key) for key in
+                     ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat", "samples")}
+        for index, combo in enumerate(combinations):
+            def at(key):
+                sequence = per_combo[key]
+                return sequence[index] if isinstance(sequence, list) and index < len(sequence) else None
+
+            value = values[index] if index < len(values) else None
+            stats = {key: at(key) for key in per_combo}
+            points.append(ResultPoint(
+                benchmark=name,
+                params=dict(zip(param_names, combo)),
+                machine=machine,
+                env_name=data.get("env_name", ""),
+                commit=data["commit_hash"],
+                date=data.get("date"),
+                value=float(value) if isinstance(value, (int, float)) else None,
+                benchmark_version=row.get("version"),
+                ci_99=_pair(stats, "stats_ci_99_a", "stats_ci_99_b"),
+                quartiles=_pair(stats, "stats_q_25", "stats_q_75"),
+                samples=stats["samples"],
+                number=stats["stats_number"],
+                repeat=stats["stats_repeat"],
+            ))
+    return points
+
+
+def load_results(results_dir: str) -> ResultSet:
+    """Everything under results_dir. A corrupt result file is skipped with a warning; a missing or
+    corrupt benchmarks.json, or a missing folder, raises ResultsError."""
+    if not os.path.isdir(results_dir):
+        raise ResultsError(results_dir, "results folder not found (run asv first)")
+    benchmarks = load_benchmarks(results_dir)
+    machines: dict[str, dict] = {}
+    points: list[ResultPoint] = []
+    warnings: list[str] = []
+    for machine, path in iter_result_files(results_dir):
+        if machine not in machines:
+            try:
+                machines[machine] = load_machine(results_dir, machine)
+            except ResultsError as error:
+                warnings.append(f"{error} (skipped)")
+                machines[machine] = {"machine": machine}
+        try:
+            points.extend(load_result_file(path, benchmarks, machine))
+        except ResultsError as error:
+            warnings.append(f"{error} (skipped)")
+    return ResultSet(benchmarks, machines, points, warnings)

@@ -1,0 +1,18 @@
+"""asv base classes and helpers that users subclass in their own ``benchmarks/``."""
+
+from machmeter.suites.base import MeasuredSuite, synchronized_timer
+from machmeter.suites.declare import METRIC_KINDS, declaration_of, declare
+from machmeter.suites.embedding import EmbeddingSuite
+from machmeter.suites.md import MDSuite
+from machmeter.suites.run_state import GpuRunStateSuite
+
+__all__ = [
+    "METRIC_KINDS",
+    "EmbeddingSuite",
+    "GpuRunStateSuite",
+    "MDSuite",
+    "MeasuredSuite",
+    "declaration_of",
+    "declare",
+    "synchronized_timer",
+]

@@ -1,0 +1,142 @@
+"""What every machmeter asv suite shares: one measurement pass per class, skips, devices, timers.
+
+asv runs each benchmark, for each parameter combination, in a fresh process. Measuring a latency
+distribution, memory peaks, energy and drift separately in each of those processes would repeat the
+expensive part (building the model, warming up) many times, so a suite measures every combination once
+in ``setup_cache`` with machmeter's instruments and its ``track_`` methods only read the result. The
+``time_`` methods still time live work with asv's own sampler (through a synchronising timer), so the
+asv-native number and its statistics exist too. Modules here import torch lazily: asv imports every
+benchmark module at discovery and for each (possibly skipped) parameter combination.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import traceback
+from typing import Any, ClassVar
+
+
+def synchronized_timer() -> float:
+    """asv timer that waits for queued GPU work before reading the clock.
+
+    asv's default timer reads the host clock only; CUDA calls return as soon as the work is queued, so
+    an unsynchronised ``time_`` benchmark of GPU work measures the launch, not the work.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")  # never import (or initialise CUDA) just to read a clock
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def require_device(device: str):
+    """The torch device for a parameter value, or NotImplementedError (asv's skip) if absent."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise NotImplementedError("CUDA is not available on this machine")
+    return torch.device(device)
+
+
+def torch_dtype(name: str):
+    import torch
+
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"unknown torch dtype {name!r}")
+    return dtype
+
+
+def device_index(device: str) -> int:
+    """'cuda:1' -> 1; 'cuda' and 'cpu' -> 0 (NVML's index of the default device)."""
+    return int(device.split(":")[1]) if ":" in device else 0
+
+
+def combination_key(params) -> str:
+    return "|".join(repr(p) for p in params)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    import torch
+
+    out_of_memory = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    return isinstance(error, out_of_memory) or "out of memory" in str(error).lower()
+
+
+def _release_device_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+class MeasuredSuite:
+    """Base of machmeter's suites. Subclasses define ``params``, ``param_names`` and ``measure``."""
+
+    params: ClassVar[Any] = []
+    param_names: ClassVar[list] = []
+    # One measurement pass covers every parameter combination, so it needs more than asv's 60 s.
+    timeout = 1800
+    timer = staticmethod(synchronized_timer)
+    warmup_time = 0.1
+
+    # -- for subclasses ---------------------------------------------------------------------------
+    def measure(self, *params) -> dict[str, float | None]:
+        """Measure one parameter combination; raise NotImplementedError(reason) to skip it."""
+        raise NotImplementedError("subclasses implement measure()")
+
+    # -- asv hooks --------------------------------------------------------------------------------
+    def setup_cache(self):
+        measured: dict[str, dict] = {}
+        for params in itertools.product(*self.params):
+            key = combination_key(params)
+            try:
+                measured[key] = {"metrics": self.measure(*params)}
+            except NotImplementedError as skip:
+                measured[key] = {"skip": str(skip)}
+            except Exception as error:  # noqa: BLE001 - one bad combination must not sink the class
+                if _is_out_of_memory(error):
+                    measured[key] = {"skip": f"out of memory at {dict(zip(self.param_names, params))}"}
+                else:
+                    measured[key] = {"error": "".join(traceback.format_exception_only(type(error), error)).strip(),
+                                     "traceback": traceback.format_exc()}
+            finally:
+                _release_device_memory()
+        return measured
+
+    def setup(self, measured, *params):
+        entry = measured[combination_key(params)]
+        if "skip" in entry:
+            raise NotImplementedError(entry["skip"])
+        if "error" in entry:
+            raise RuntimeError(f"measuring {params} failed: {entry['error']}\n{entry['traceback']}")
+        self.metrics = entry["metrics"]
+        self._live_params = params
+
+    def metric(self, name: str) -> float:
+        value = self.metrics.get(name)
+        if value is None:
+            reason = self.metrics.get(f"{name}__unavailable", "not measured on this machine")
+            raise NotImplementedError(f"{name}: {reason}")
+        return value
+
+    # -- live workloads for time_ methods ---------------------------------------------------------
+    _live_cache: ClassVar[dict] = {}
+
+    def live(self, build):
+        """Build (once per process and parameters) the live workload a ``time_`` method needs.
+
+        asv re-runs ``setup`` before every sample; building here instead, on first use, keeps
+        ``track_`` processes from building models they never run, and keeps the build inside asv's
+        calibration and warm-up rather than inside a timed sample.
+        """
+        key = (type(self).__qualname__, self._live_params)
+        if key not in MeasuredSuite._live_cache:
+            MeasuredSuite._live_cache.clear()
+            MeasuredSuite._live_cache[key] = build(*self._live_params)
+        return MeasuredSuite._live_cache[key]

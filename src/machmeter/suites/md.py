@@ -1,0 +1,142 @@
+"""asv suite for molecular dynamics through an ASE calculator.
+
+Subclass :class:`MDSuite`, give it a system and a calculator, and asv measures per step: the time
+(``time_md_step``), throughput (steps/s, ns/day), the latency distribution (p50/p95/p99: MD calls the
+model millions of times, so tails matter), memory peaks (torch allocator, NVML device, host RSS),
+energy per step (NVML) and NVE energy drift. See docs/writing-gpu-benchmarks.md.
+"""
+
+from __future__ import annotations
+
+from machmeter.suites.base import MeasuredSuite, device_index, require_device, torch_dtype
+from machmeter.suites.declare import declare
+
+FEMTOSECONDS_PER_DAY = 86400e15
+
+
+class MDSuite(MeasuredSuite):
+    """Parameters: system size, device, dtype. Subclasses implement the two factories."""
+
+    params = ([64, 512, 4096], ["cpu", "cuda"], ["float32", "float64"])
+    param_names = ["n_atoms", "device", "dtype"]
+
+    integrator = "nve"  # or "nvt" (Langevin)
+    timestep_fs = 2.0
+    temperature_K = 40.0
+    warmup_steps = 5
+    latency_target_time = 1.0  # seconds of stepping in the latency distribution
+    latency_min_steps = 20
+    memory_steps = 10
+    drift_steps = 200
+    energy_min_steps = 50
+    # Keep the CPU run short: larger systems are measured on GPUs only.
+    cpu_max_atoms = 512
+
+    # -- what a user provides ---------------------------------------------------------------------
+    def make_atoms(self, n_atoms: int):
+        """The ase.Atoms to simulate (with velocities if the integrator should start warm)."""
+        raise NotImplementedError("MDSuite subclasses implement make_atoms(n_atoms)")
+
+    def make_calculator(self, device, dtype):
+        """An ASE calculator on the torch device and dtype given."""
+        raise NotImplementedError("MDSuite subclasses implement make_calculator(device, dtype)")
+
+    # -- building a simulation --------------------------------------------------------------------
+    def _check_combination(self, n_atoms, device):
+        torch_device = require_device(device)
+        if torch_device.type == "cpu" and n_atoms > self.cpu_max_atoms:
+            raise NotImplementedError(f"{n_atoms} atoms exceeds cpu_max_atoms={self.cpu_max_atoms}")
+        return torch_device
+
+    def build_simulation(self, n_atoms, device, dtype):
+        from machmeter.workloads.md import make_integrator
+
+        torch_device = self._check_combination(n_atoms, device)
+        atoms = self.make_atoms(n_atoms)
+        atoms.calc = self.make_calculator(torch_device, torch_dtype(dtype))
+        dynamics = make_integrator(atoms, self.integrator, self.timestep_fs, temperature_K=self.temperature_K)
+        dynamics.run(self.warmup_steps)
+        return dynamics
+
+    # -- the one measurement pass -----------------------------------------------------------------
+    def measure(self, n_atoms, device, dtype):
+        from machmeter.instruments import measure_energy, time_callable, track_memory
+        from machmeter.workloads.md import nve_energy_drift
+
+        dynamics = self.build_simulation(n_atoms, device, dtype)
+        atoms = dynamics.atoms
+        step = lambda: dynamics.run(1)  # noqa: E731
+
+        latency = time_callable(step, device=device, warmup_calls=0, min_repeats=self.latency_min_steps,
+                                target_time=self.latency_target_time, label="md step")
+        with track_memory(device=device) as memory:
+            for _ in range(self.memory_steps):
+                step()
+        peaks = memory.result
+        energy = measure_energy(step, calls=max(self.energy_min_steps, 1), device_index=device_index(device))
+
+        drift_atoms = self.make_atoms(n_atoms)
+        drift = nve_energy_drift(drift_atoms, atoms.calc, steps=self.drift_steps, timestep_fs=self.timestep_fs)
+
+        steps_per_second = 1.0 / latency.mean
+        return {
+            "step_seconds_samples": list(latency.samples),
+            "steps_per_second": steps_per_second,
+            "ns_per_day": steps_per_second * self.timestep_fs * 86400 / 1e6,
+            "step_ms_p50": latency.median * 1e3,
+            "step_ms_p95": latency.p95 * 1e3,
+            "step_ms_p99": latency.p99 * 1e3,
+            "step_cv": latency.cv,
+            "peak_torch_allocated_bytes": peaks.torch_allocated_bytes,
+            "peak_torch_allocated_bytes__unavailable": "the torch CUDA allocator is not used on CPU",
+            "peak_nvml_device_bytes": peaks.nvml_device_used_bytes,
+            "peak_nvml_device_bytes__unavailable": "NVML is not available",
+            "peak_host_rss_bytes": peaks.host_rss_bytes,
+            "joules_per_step": energy.joules_per_call if energy else None,
+            "joules_per_step__unavailable": "no NVML energy counter on this machine",
+            "nve_drift_eV_per_atom_per_ps": abs(drift.drift_eV_per_atom_per_ps),
+        }
+
+    # -- asv benchmarks ---------------------------------------------------------------------------
+    def time_md_step(self, measured, n_atoms, device, dtype):
+        self.live(self.build_simulation).run(1)
+
+    @declare(kind="throughput", unit="steps/s")
+    def track_steps_per_second(self, measured, n_atoms, device, dtype):
+        return self.metric("steps_per_second")
+
+    @declare(kind="throughput", unit="ns/day")
+    def track_ns_per_day(self, measured, n_atoms, device, dtype):
+        return self.metric("ns_per_day")
+
+    @declare(kind="time", unit="ms")
+    def track_step_latency_p50(self, measured, n_atoms, device, dtype):
+        return self.metric("step_ms_p50")
+
+    @declare(kind="time", unit="ms")
+    def track_step_latency_p95(self, measured, n_atoms, device, dtype):
+        return self.metric("step_ms_p95")
+
+    @declare(kind="time", unit="ms")
+    def track_step_latency_p99(self, measured, n_atoms, device, dtype):
+        return self.metric("step_ms_p99")
+
+    @declare(kind="memory", unit="bytes")
+    def track_peak_memory_torch(self, measured, n_atoms, device, dtype):
+        return self.metric("peak_torch_allocated_bytes")
+
+    @declare(kind="memory", unit="bytes")
+    def track_peak_memory_device(self, measured, n_atoms, device, dtype):
+        return self.metric("peak_nvml_device_bytes")
+
+    @declare(kind="memory", unit="bytes")
+    def track_peak_memory_host(self, measured, n_atoms, device, dtype):
+        return self.metric("peak_host_rss_bytes")
+
+    @declare(kind="energy", unit="J")
+    def track_energy_per_step(self, measured, n_atoms, device, dtype):
+        return self.metric("joules_per_step")
+
+    @declare(kind="accuracy", unit="eV/atom/ps", higher_is_better=False, tolerance_abs=1e-3)
+    def track_nve_energy_drift(self, measured, n_atoms, device, dtype):
+        return self.metric("nve_drift_eV_per_atom_per_ps")
