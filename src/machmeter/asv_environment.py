@@ -56,6 +56,8 @@ class HostEnvironment(environment.Environment):
         # asv removes PYTHONPATH from every child process; keep the host's, since on runners that
         # carry packages as wheels it is how the host finds them (asv_runner included).
         os.environ.setdefault(HOST_PYTHONPATH_VARIABLE, os.environ.get("PYTHONPATH", ""))
+        self._requirements = requirements
+        self._tagged_env_vars = tagged_env_vars
         super().__init__(conf, _host_python_version(self._executable), requirements, tagged_env_vars)
 
     @classmethod
@@ -109,7 +111,10 @@ class HostEnvironment(environment.Environment):
                 stream.write(
                     "#!/bin/sh\n"
                     f'PYTHONPATH={site}${{{HOST_PYTHONPATH_VARIABLE}:+:${HOST_PYTHONPATH_VARIABLE}}}\n'
-                    "export PYTHONPATH\n"
+                    # asv's benchmark.py drops PYTHONPATH entries from sys.path unless they are
+                    # also given as ASV_PYTHONPATH
+                    'ASV_PYTHONPATH="$PYTHONPATH"\n'
+                    "export PYTHONPATH ASV_PYTHONPATH\n"
                     f"{command}\n"
                 )
             os.chmod(path, 0o755)

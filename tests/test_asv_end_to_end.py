@@ -1,0 +1,188 @@
+"""The real asv, with machmeter's host environment, on a temporary git repository with two commits."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from machmeter.results import load_results
+
+pytestmark = pytest.mark.e2e
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "tinyproj"
+version = "0.0.1"
+"""
+
+ASV_CONF = {
+    "version": 1,
+    "project": "tinyproj",
+    "repo": ".",
+    "branches": ["main"],
+    "environment_type": "host",
+    "plugins": [".machmeter.asv_environment"],
+    "launch_method": "spawn",
+    "benchmark_dir": "benchmarks",
+    "env_dir": ".asv/env",
+    "results_dir": ".asv/results",
+    "html_dir": ".asv/html",
+}
+
+BENCHMARKS = '''\
+import time
+
+import tinyproj
+from machmeter.suites import MeasuredSuite, declare, synchronized_timer
+from machmeter.suites.base import require_device
+
+
+class Work:
+    timer = staticmethod(synchronized_timer)
+
+    def time_work(self):
+        tinyproj.work()
+
+    @declare(kind="accuracy", unit="eV/Å", higher_is_better=False, tolerance_abs=0.01)
+    def track_force_error(self):
+        return tinyproj.FORCE_ERROR
+
+
+class Throughput(MeasuredSuite):
+    params = (["cpu", "cuda"],)
+    param_names = ["device"]
+
+    def measure(self, device):
+        from machmeter.instruments import time_callable
+
+        require_device(device)
+        measurement = time_callable(tinyproj.work, device=device, min_repeats=5, target_time=0.05)
+        return {"per_second": 1.0 / measurement.median}
+
+    @declare(kind="throughput", unit="calls/s")
+    def track_calls_per_second(self, measured, device):
+        return self.metric("per_second")
+'''
+
+
+def _module(sleep_s: float, force_error: float) -> str:
+    return textwrap.dedent(f"""\
+        import time
+
+        FORCE_ERROR = {force_error}
+
+
+        def work():
+            time.sleep({sleep_s})
+        """)
+
+
+def _git(repo, *args):
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t"})
+
+
+def _commit(repo, message, sleep_s, force_error):
+    (repo / "tinyproj" / "__init__.py").write_text(_module(sleep_s, force_error))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", message)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def asv_run(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("project")
+    home = tmp_path_factory.mktemp("home")
+    (repo / "tinyproj").mkdir()
+    (repo / "benchmarks").mkdir()
+    (repo / "pyproject.toml").write_text(PYPROJECT)
+    (repo / "asv.conf.json").write_text(json.dumps(ASV_CONF))
+    (repo / "benchmarks" / "__init__.py").write_text("")
+    (repo / "benchmarks" / "bench_tiny.py").write_text(BENCHMARKS)
+    (repo / ".gitignore").write_text(".asv/\n")
+    _git(repo, "init", "-q", "-b", "main")
+    first = _commit(repo, "fast and accurate", 0.002, 0.010)
+    second = _commit(repo, "slower and less accurate", 0.006, 0.050)
+
+    env = {**os.environ, "HOME": str(home)}
+    machine = subprocess.run([sys.executable, "-m", "machmeter", "machine", "--machine", "testbox"],
+                             cwd=repo, env=env, capture_output=True, text=True)
+    assert machine.returncode == 0, machine.stderr
+    run = subprocess.run([sys.executable, "-m", "asv", "run", "--machine", "testbox", "--show-stderr",
+                          "--record-samples", "--quick", "ALL"],
+                         cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return {"repo": repo, "commits": (first, second), "stdout": run.stdout}
+
+
+def test_benchmarks_json_carries_declarations(asv_run):
+    benchmarks = json.loads((asv_run["repo"] / ".asv/results/benchmarks.json").read_text())
+    accuracy = benchmarks["bench_tiny.Work.track_force_error"]
+    assert accuracy["higher_is_better"] is False
+    assert accuracy["metric_kind"] == "accuracy"
+    assert accuracy["unit"] == "eV/Å"
+    assert accuracy["tolerance_abs"] == 0.01
+    throughput = benchmarks["bench_tiny.Throughput.track_calls_per_second"]
+    assert throughput["higher_is_better"] is True
+    assert throughput["unit"] == "calls/s"
+    assert benchmarks["bench_tiny.Work.time_work"]["unit"] == "seconds"
+
+
+def test_each_commit_ran_its_own_code(asv_run):
+    results = load_results(str(asv_run["repo"] / ".asv/results"))
+    assert results.warnings == []
+    first, second = asv_run["commits"]
+    by_key = {(p.benchmark, p.commit, tuple(p.params.values())): p for p in results.points}
+
+    error_before = by_key[("bench_tiny.Work.track_force_error", first, ())].value
+    error_after = by_key[("bench_tiny.Work.track_force_error", second, ())].value
+    assert (error_before, error_after) == (0.010, 0.050)
+
+    time_before = by_key[("bench_tiny.Work.time_work", first, ())].value
+    time_after = by_key[("bench_tiny.Work.time_work", second, ())].value
+    assert 0.002 <= time_before < time_after
+    assert time_after >= 0.006
+
+    cpu = by_key[("bench_tiny.Throughput.track_calls_per_second", second, ("'cpu'",))]
+    cuda = by_key[("bench_tiny.Throughput.track_calls_per_second", second, ("'cuda'",))]
+    assert 0 < cpu.value <= 1 / 0.006
+    if not _cuda_available():
+        assert cuda.skipped  # CUDA absent: asv's skip (NaN), not a failure
+
+
+def test_machine_fingerprint_reaches_every_result(asv_run):
+    machine_dir = asv_run["repo"] / ".asv/results/testbox"
+    machine = json.loads((machine_dir / "machine.json").read_text())
+    for key in ("gpu", "gpu_driver", "cuda", "torch", "gpu_power_limit"):
+        assert key in machine
+    result_files = [p for p in machine_dir.iterdir() if p.name != "machine.json"]
+    assert len(result_files) == 2
+    for path in result_files:
+        params = json.loads(path.read_text())["params"]
+        assert params["machine"] == "testbox"
+        assert params["torch"] == machine["torch"] != ""
+        assert params["gpu"] == machine["gpu"]
+        assert "-host-py" in path.name
+
+
+def test_timing_samples_are_stored(asv_run):
+    results = load_results(str(asv_run["repo"] / ".asv/results"))
+    timed = [p for p in results.points if p.benchmark == "bench_tiny.Work.time_work"]
+    assert timed and all(p.samples and all(s > 0 and math.isfinite(s) for s in p.samples) for p in timed)
+
+
+def _cuda_available():
+    import torch
+
+    return torch.cuda.is_available()
