@@ -1,0 +1,138 @@
+"""GPU energy of repeated calls, from NVML's energy counter or integrated power samples.
+
+NVML refreshes both the energy counter and the power reading only every few tens of
+milliseconds, so a region shorter than ~100 ms is dominated by that granularity: choose
+``calls`` so that the measured region lasts at least ~100 ms (longer is better).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import torch
+from scipy.integrate import trapezoid
+
+from .nvml import nvml_call, nvml_handle, pynvml
+from .timer import synchronize
+
+log = logging.getLogger("machmeter")
+
+MIN_RELIABLE_DURATION_S = 0.1
+
+
+@dataclass
+class EnergyReport:
+    joules_total: float
+    joules_per_call: float
+    average_power_w: float
+    duration_s: float
+    calls: int
+    method: str  # "nvml_total_energy" or "nvml_power_sampling"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _PowerSampler:
+    """Background thread reading NVML power (mW) every ``interval_s`` seconds."""
+
+    def __init__(self, handle: Any, interval_s: float):
+        self._handle = handle
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self.times: list[float] = []
+        self.watts: list[float] = []
+        self._thread = threading.Thread(target=self._run, name="machmeter-power", daemon=True)
+
+    def sample(self) -> None:
+        milliwatts = nvml_call(pynvml.nvmlDeviceGetPowerUsage, self._handle)
+        if milliwatts is not None:
+            self.times.append(time.perf_counter())
+            self.watts.append(milliwatts / 1000.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.sample()
+
+    def start(self) -> None:
+        self.sample()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+def measure_energy(
+    fn: Callable[[], Any],
+    *,
+    calls: int = 10,
+    device_index: int = 0,
+    warmup_calls: int = 1,
+    power_interval_s: float = 0.01,
+) -> EnergyReport | None:
+    """GPU energy spent by ``calls`` calls of ``fn`` on CUDA device ``device_index``.
+
+    Uses the total-energy counter (Volta and newer) when the GPU has one, else integrates
+    power samples taken every ``power_interval_s``. Returns None without NVML. The region
+    should last at least ~100 ms (see the module docstring).
+    """
+    if calls < 1:
+        raise ValueError("measure_energy needs at least one call")
+    handle = nvml_handle(device_index)
+    if handle is None:
+        log.info("machmeter: energy not measured: no NVML handle for GPU %d", device_index)
+        return None
+    device = torch.device("cuda", device_index)
+
+    for _ in range(warmup_calls):
+        fn()
+    synchronize(device)
+
+    start_mj = nvml_call(pynvml.nvmlDeviceGetTotalEnergyConsumption, handle)
+    if start_mj is not None:
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        synchronize(device)
+        end_mj = nvml_call(pynvml.nvmlDeviceGetTotalEnergyConsumption, handle)
+        duration = time.perf_counter() - start
+        if end_mj is not None:
+            return _report((end_mj - start_mj) / 1000.0, duration, calls, "nvml_total_energy")
+
+    sampler = _PowerSampler(handle, power_interval_s)
+    sampler.start()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    synchronize(device)
+    duration = time.perf_counter() - start
+    sampler.stop()
+    sampled_span = sampler.times[-1] - sampler.times[0] if len(sampler.times) >= 2 else 0.0
+    if sampled_span <= 0:
+        log.info("machmeter: energy not measured: GPU %d reports neither energy nor power", device_index)
+        return None
+    # The sampler brackets the region slightly; scale its mean power to the region's duration.
+    average_power_w = float(trapezoid(sampler.watts, sampler.times)) / sampled_span
+    return _report(average_power_w * duration, duration, calls, "nvml_power_sampling")
+
+
+def _report(joules: float, duration: float, calls: int, method: str) -> EnergyReport:
+    if duration < MIN_RELIABLE_DURATION_S:
+        log.warning(
+            "machmeter: energy region lasted %.1f ms, below NVML's ~100 ms update granularity: use more calls",
+            duration * 1e3,
+        )
+    return EnergyReport(
+        joules_total=joules,
+        joules_per_call=joules / calls,
+        average_power_w=joules / duration if duration > 0 else float("nan"),
+        duration_s=duration,
+        calls=calls,
+        method=method,
+    )
