@@ -8,7 +8,6 @@ class ESM2Encoder(EmbeddingSuite):
         ["t6_8M", "t12_35M", "t30_150M", "t33_650M"],
         ["8x128", "32x256"],
         ["float32", "bfloat16"],
-        ["cpu", "cuda"],
     )
     # On CPUs only the smallest layout runs; the others are GPU workloads.
     cpu_layouts = ("t6_8M",)

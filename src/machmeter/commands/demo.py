@@ -34,11 +34,22 @@ def last_commits(repo_path: str, count: int) -> list[str]:
     return commits[::-1]
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def run_asv(project, commits: list[str], machine: str, bench: list[str], quick: bool) -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as hashes:
         hashes.write("\n".join(commits) + "\n")
     command = [sys.executable, "-m", "asv", "run", "--config", project.config_path, "--machine", machine,
                "--show-stderr", "--record-samples", f"HASHFILE:{hashes.name}"]
+    if not _cuda_available():
+        # asv runs each benchmark and parameter combination in its own process; without any CUDA
+        # device nothing can be initialised before a fork, and a forkserver saves a Python start-up
+        # and the suite's imports for each of those hundreds of processes.
+        command += ["--launch-method", "forkserver"]
     for pattern in bench:
         command += ["--bench", pattern]
     if quick:

@@ -18,10 +18,16 @@ def parse_shape(shape: str) -> tuple[int, int]:
 
 
 class EmbeddingSuite(MeasuredSuite):
-    """Parameters: model, batch shape ('BATCHxTOKENS'), dtype, device. Subclasses give the factories."""
+    """Parameters: model, batch shape ('BATCHxTOKENS'), dtype. Subclasses give the factories.
 
-    params = (["model"], ["8x128"], ["float32", "bfloat16"], ["cpu", "cuda"])
-    param_names = ["model", "shape", "dtype", "device"]
+    The device is an attribute, not a parameter: "auto" measures on the GPU where there is one and on
+    the CPU otherwise (the machine's fingerprint says which), which keeps asv's product of parameters,
+    and so its process count, small.
+    """
+
+    params = (["model"], ["8x128"], ["float32", "bfloat16"])
+    param_names = ["model", "shape", "dtype"]
+    device = "auto"
 
     warmup_calls = 3
     latency_target_time = 1.0
@@ -46,9 +52,17 @@ class EmbeddingSuite(MeasuredSuite):
         return None
 
     # -- building ---------------------------------------------------------------------------------
-    def build_forward(self, model, shape, dtype, device):
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
         import torch
 
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def build_forward(self, model, shape, dtype):
+        import torch
+
+        device = self.resolved_device()
         torch_device = require_device(device)
         batch_size, sequence_length = parse_shape(shape)
         reason = self.skip_reason(model, batch_size, sequence_length, dtype, torch_device)
@@ -66,10 +80,11 @@ class EmbeddingSuite(MeasuredSuite):
         return forward
 
     # -- the one measurement pass -----------------------------------------------------------------
-    def measure(self, model, shape, dtype, device):
+    def measure(self, model, shape, dtype):
         from machmeter.instruments import measure_energy, time_callable, track_memory
 
-        forward = self.build_forward(model, shape, dtype, device)
+        device = self.resolved_device()
+        forward = self.build_forward(model, shape, dtype)
         batch_size, sequence_length = parse_shape(shape)
         latency = time_callable(forward, device=device, warmup_calls=0, min_repeats=self.latency_min_calls,
                                 target_time=self.latency_target_time, label="forward")
@@ -78,6 +93,7 @@ class EmbeddingSuite(MeasuredSuite):
         peaks = memory.result
         energy = measure_energy(forward, calls=self.energy_min_calls, device_index=device_index(device))
         return {
+            "device": device,
             "forward_seconds_samples": list(latency.samples),
             "sequences_per_second": batch_size / latency.mean,
             "tokens_per_second": batch_size * sequence_length / latency.mean,
@@ -93,37 +109,37 @@ class EmbeddingSuite(MeasuredSuite):
         }
 
     # -- asv benchmarks ---------------------------------------------------------------------------
-    def time_forward(self, measured, model, shape, dtype, device):
+    def time_forward(self, measured, model, shape, dtype):
         self.live(self.build_forward)()
 
     @declare(kind="throughput", unit="sequences/s")
-    def track_sequences_per_second(self, measured, model, shape, dtype, device):
+    def track_sequences_per_second(self, measured, model, shape, dtype):
         return self.metric("sequences_per_second")
 
     @declare(kind="throughput", unit="tokens/s")
-    def track_tokens_per_second(self, measured, model, shape, dtype, device):
+    def track_tokens_per_second(self, measured, model, shape, dtype):
         return self.metric("tokens_per_second")
 
     @declare(kind="time", unit="ms")
-    def track_latency_p50(self, measured, model, shape, dtype, device):
+    def track_latency_p50(self, measured, model, shape, dtype):
         return self.metric("latency_ms_p50")
 
     @declare(kind="time", unit="ms")
-    def track_latency_p95(self, measured, model, shape, dtype, device):
+    def track_latency_p95(self, measured, model, shape, dtype):
         return self.metric("latency_ms_p95")
 
     @declare(kind="memory", unit="bytes")
-    def track_peak_memory_torch(self, measured, model, shape, dtype, device):
+    def track_peak_memory_torch(self, measured, model, shape, dtype):
         return self.metric("peak_torch_allocated_bytes")
 
     @declare(kind="memory", unit="bytes")
-    def track_peak_memory_device(self, measured, model, shape, dtype, device):
+    def track_peak_memory_device(self, measured, model, shape, dtype):
         return self.metric("peak_nvml_device_bytes")
 
     @declare(kind="memory", unit="bytes")
-    def track_peak_memory_host(self, measured, model, shape, dtype, device):
+    def track_peak_memory_host(self, measured, model, shape, dtype):
         return self.metric("peak_host_rss_bytes")
 
     @declare(kind="energy", unit="J")
-    def track_energy_per_batch(self, measured, model, shape, dtype, device):
+    def track_energy_per_batch(self, measured, model, shape, dtype):
         return self.metric("joules_per_batch")

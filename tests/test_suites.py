@@ -1,0 +1,93 @@
+"""machmeter's asv base classes, driven directly (the end-to-end test drives them through asv)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from machmeter.suites import EmbeddingSuite, MeasuredSuite, declaration_of
+from machmeter.suites.embedding import parse_shape
+
+
+class Flaky(MeasuredSuite):
+    params = (["ok", "oom", "broken", "skip"],)
+    param_names = ["case"]
+
+    def measure(self, case):
+        if case == "oom":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 80.00 GiB")
+        if case == "broken":
+            raise ValueError("bad neighbour list")
+        if case == "skip":
+            raise NotImplementedError("needs an H100")
+        return {"value": 3.0, "missing": None, "missing__unavailable": "no NVML"}
+
+
+def test_one_measurement_pass_with_skips_oom_and_failures():
+    suite = Flaky()
+    measured = suite.setup_cache()
+    suite.setup(measured, "ok")
+    assert suite.metric("value") == 3.0
+    with pytest.raises(NotImplementedError, match="no NVML"):
+        suite.metric("missing")
+    with pytest.raises(NotImplementedError, match="out of memory at {'case': 'oom'}"):
+        Flaky().setup(measured, "oom")
+    with pytest.raises(NotImplementedError, match="needs an H100"):
+        Flaky().setup(measured, "skip")
+    with pytest.raises(RuntimeError, match="bad neighbour list"):
+        Flaky().setup(measured, "broken")
+
+
+class TinyEncoder(EmbeddingSuite):
+    params = (["tiny"], ["2x16", "64x64"], ["float32"])
+    device = "cpu"
+    latency_target_time = 0.05
+    cpu_max_tokens = 512
+
+    def make_model(self, model, device, dtype):
+        class Encoder(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = torch.nn.Embedding(32, 16)
+                self.mix = torch.nn.Linear(16, 16)
+
+            def forward(self, input_ids, attention_mask):
+                return self.mix(self.embed(input_ids)) * attention_mask[..., None]
+
+        return Encoder().to(device=device, dtype=dtype).eval()
+
+    def make_batch(self, model, batch_size, sequence_length, device):
+        ids = torch.randint(0, 32, (batch_size, sequence_length), device=device)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+
+def test_embedding_suite_measures_and_reports_units():
+    suite = TinyEncoder()
+    measured = suite.setup_cache()
+    suite.setup(measured, "tiny", "2x16", "float32")
+    sequences = suite.track_sequences_per_second(measured, "tiny", "2x16", "float32")
+    tokens = suite.track_tokens_per_second(measured, "tiny", "2x16", "float32")
+    assert sequences > 0 and tokens == pytest.approx(16 * sequences)
+    assert suite.track_latency_p95(measured, "tiny", "2x16", "float32") >= suite.track_latency_p50(
+        measured, "tiny", "2x16", "float32")
+    assert suite.track_peak_memory_host(measured, "tiny", "2x16", "float32") > 0
+    with pytest.raises(NotImplementedError):  # the torch CUDA allocator is not used on CPU
+        suite.track_peak_memory_torch(measured, "tiny", "2x16", "float32")
+    suite.time_forward(measured, "tiny", "2x16", "float32")
+    with pytest.raises(NotImplementedError, match="cpu_max_tokens"):
+        TinyEncoder().setup(measured, "tiny", "64x64", "float32")
+    assert declaration_of(TinyEncoder.track_tokens_per_second) == {
+        "metric_kind": "throughput", "higher_is_better": True, "unit": "tokens/s"}
+
+
+def test_parse_shape():
+    assert parse_shape("32x256") == (32, 256)
+
+
+def test_suites_import_without_torch():
+    """asv imports every benchmark module at discovery and for each skipped combination: keep it light."""
+    code = "import sys, machmeter.suites; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
