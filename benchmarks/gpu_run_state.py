@@ -4,4 +4,4 @@ from machmeter.suites import GpuRunStateSuite
 
 
 class GpuRunState(GpuRunStateSuite):
-    pass
+    device_index = 0

@@ -7,6 +7,8 @@ and energy per batch. See docs/writing-gpu-benchmarks.md.
 
 from __future__ import annotations
 
+import abc
+
 from machmeter.suites.base import MeasuredSuite, device_index, require_device, torch_dtype
 from machmeter.suites.declare import declare
 
@@ -37,13 +39,13 @@ class EmbeddingSuite(MeasuredSuite):
     cpu_max_tokens = 1024
 
     # -- what a user provides ---------------------------------------------------------------------
+    @abc.abstractmethod
     def make_model(self, model: str, device, dtype):
         """The torch module, in eval mode, on the device and in the dtype given."""
-        raise NotImplementedError("EmbeddingSuite subclasses implement make_model(model, device, dtype)")
 
+    @abc.abstractmethod
     def make_batch(self, model: str, batch_size: int, sequence_length: int, device) -> dict:
         """Keyword arguments of one forward call (e.g. input_ids and attention_mask tensors)."""
-        raise NotImplementedError("EmbeddingSuite subclasses implement make_batch(...)")
 
     def skip_reason(self, model: str, batch_size: int, sequence_length: int, dtype: str, device) -> str | None:
         """Why a combination is not measured on this machine (None: measure it)."""

@@ -8,6 +8,8 @@ energy per step (NVML) and NVE energy drift. See docs/writing-gpu-benchmarks.md.
 
 from __future__ import annotations
 
+import abc
+
 from machmeter.suites.base import MeasuredSuite, device_index, require_device, torch_dtype
 from machmeter.suites.declare import declare
 
@@ -33,13 +35,13 @@ class MDSuite(MeasuredSuite):
     cpu_max_atoms = 512
 
     # -- what a user provides ---------------------------------------------------------------------
+    @abc.abstractmethod
     def make_atoms(self, n_atoms: int):
         """The ase.Atoms to simulate (with velocities if the integrator should start warm)."""
-        raise NotImplementedError("MDSuite subclasses implement make_atoms(n_atoms)")
 
+    @abc.abstractmethod
     def make_calculator(self, device, dtype):
         """An ASE calculator on the torch device and dtype given."""
-        raise NotImplementedError("MDSuite subclasses implement make_calculator(device, dtype)")
 
     # -- building a simulation --------------------------------------------------------------------
     def _check_combination(self, n_atoms, device):

@@ -6,13 +6,21 @@ of the code; these series, stored per commit and machine like any other, let che
 
 from __future__ import annotations
 
+import abc
+
 from machmeter.suites.declare import declare
 
 
-class GpuRunStateSuite:
-    """Subclass it (no code needed) in a benchmark module to record the run state with every run."""
+class GpuRunStateSuite(abc.ABC):
+    """Subclass it in a benchmark module, naming the GPU, to record its state with every run.
 
-    device_index = 0
+    Abstract (``device_index`` unset) so that asv does not also discover the imported base class.
+    """
+
+    @property
+    @abc.abstractmethod
+    def device_index(self) -> int:
+        """CUDA index of the GPU whose state to record."""
 
     def setup(self):
         from machmeter.instruments import collect_run_state
