@@ -106,3 +106,18 @@ def test_asv_discovers_the_repository_suites_but_not_the_imported_base_classes()
     assert "gpu_run_state.GpuRunState.track_gpu_sm_clock" in names
     bases = ("MDSuite", "EmbeddingSuite", "GpuRunStateSuite", "MeasuredSuite")
     assert not [name for name in names if name.split(".")[1] in bases]
+
+
+def test_each_suite_class_has_its_own_asv_setup_cache():
+    """asv keys setup caches by the function's module and line: an inherited one would be shared."""
+    from asv_runner.benchmarks._base import get_setup_cache_key
+
+    class First(Flaky):
+        pass
+
+    class Second(Flaky):
+        pass
+
+    keys = {get_setup_cache_key(cls.setup_cache) for cls in (Flaky, First, Second)}
+    assert len(keys) == 3
+    assert First().setup_cache().keys() == Flaky().setup_cache().keys()

@@ -12,11 +12,14 @@ benchmark module at discovery and for each (possibly skipped) parameter combinat
 from __future__ import annotations
 
 import abc
+import inspect
 import itertools
+import linecache
 import math
 import sys
 import time
 import traceback
+import zlib
 from typing import Any, ClassVar
 
 
@@ -78,6 +81,29 @@ def _release_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def _setup_cache_of(cls):
+    """A ``setup_cache`` that asv tells apart from every other class's.
+
+    asv keys setup caches by the module and first source line of the ``setup_cache`` function, so
+    subclasses inheriting one function would all share the first class's measurements. Each subclass
+    gets its own two-line function, compiled from a virtual source file (registered with linecache so
+    that ``inspect`` finds it) whose ``def`` stands at the subclass's own line in its own module.
+    """
+    try:
+        line = inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):  # no source file: still deterministic across asv's processes
+        line = zlib.crc32(cls.__qualname__.encode()) % 10_000 + 1
+    filename = f"<machmeter setup_cache of {cls.__module__}.{cls.__qualname__}>"
+    lines = ["\n"] * (line - 1) + ["def setup_cache(self):\n", "    return self.measure_all()\n"]
+    linecache.cache[filename] = (len("".join(lines)), None, lines, filename)
+    namespace: dict = {}
+    exec(compile("".join(lines), filename, "exec"), namespace)
+    setup_cache = namespace["setup_cache"]
+    setup_cache.__module__ = cls.__module__
+    setup_cache.__qualname__ = f"{cls.__qualname__}.setup_cache"
+    return setup_cache
+
+
 class MeasuredSuite(abc.ABC):
     """Base of machmeter's suites. Subclasses define ``params``, ``param_names`` and ``measure``.
 
@@ -97,8 +123,17 @@ class MeasuredSuite(abc.ABC):
     def measure(self, *params) -> dict[str, float | None]:
         """Measure one parameter combination; raise NotImplementedError(reason) to skip it."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "setup_cache" not in cls.__dict__:
+            cls.setup_cache = _setup_cache_of(cls)
+
     # -- asv hooks --------------------------------------------------------------------------------
     def setup_cache(self):
+        return self.measure_all()
+
+    def measure_all(self):
+        """Measure every parameter combination: what ``setup_cache`` hands to each benchmark."""
         measured: dict[str, dict] = {}
         for params in itertools.product(*self.params):
             key = combination_key(params)
