@@ -44,7 +44,7 @@ import time
 
 import tinyproj
 from machmeter.suites import MeasuredSuite, declare, synchronized_timer
-from machmeter.suites.base import require_device
+from machmeter.suites.base import build_before_timing, require_device
 
 
 class Work:
@@ -72,6 +72,16 @@ class Throughput(MeasuredSuite):
     @declare(kind="throughput", unit="calls/s")
     def track_calls_per_second(self, measured, device):
         return self.metric("per_second")
+
+    def build(self, device):
+        require_device(device)
+        time.sleep(0.5)  # a slow model build: must never land in a timed sample
+        return tinyproj.work
+
+    def time_live_work(self, measured, device):
+        self.live(self.build)()
+
+    time_live_work.setup = build_before_timing("build")
 '''
 
 
@@ -159,6 +169,16 @@ def test_each_commit_ran_its_own_code(asv_run):
     assert 0 < cpu.value <= 1 / 0.006
     if not _cuda_available():
         assert cuda.skipped  # CUDA absent: asv's skip (NaN), not a failure
+
+
+def test_live_workload_is_built_before_timing_even_with_quick(asv_run):
+    results = load_results(str(asv_run["repo"] / ".asv/results"))
+    timed = {p.commit: p.value for p in results.points
+             if p.benchmark == "bench_tiny.Throughput.time_live_work" and p.params == {"device": "'cpu'"}}
+    first, second = asv_run["commits"]
+    # one sample, no warm-up (--quick): the 0.5 s build would dominate it if it were timed
+    assert 0.002 <= timed[first] < 0.25
+    assert 0.006 <= timed[second] < 0.25
 
 
 def test_machine_fingerprint_reaches_every_result(asv_run):

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from machmeter.suites import EmbeddingSuite, MeasuredSuite, declaration_of
+from machmeter.suites import EmbeddingSuite, GpuRunStateSuite, MeasuredSuite, declaration_of
 from machmeter.suites.embedding import parse_shape
 
 
@@ -121,3 +121,24 @@ def test_each_suite_class_has_its_own_asv_setup_cache():
     keys = {get_setup_cache_key(cls.setup_cache) for cls in (Flaky, First, Second)}
     assert len(keys) == 3
     assert First().setup_cache().keys() == Flaky().setup_cache().keys()
+
+
+class RunState(GpuRunStateSuite):
+    device_index = 0
+
+
+def test_run_state_without_nvml_is_an_asv_skip(monkeypatch):
+    import machmeter.instruments as instruments
+
+    monkeypatch.setattr(instruments, "collect_run_state", lambda index=0: None)
+    with pytest.raises(NotImplementedError, match="NVML"):
+        RunState().setup()
+
+
+@pytest.mark.gpu
+def test_run_state_is_sampled_under_load():
+    suite = RunState()
+    suite.setup()
+    assert suite.track_gpu_sm_clock() > 0
+    assert suite.track_gpu_power() > 0
+    assert suite.track_gpu_throttled() in (0, 1)

@@ -159,6 +159,7 @@ class MeasuredSuite(abc.ABC):
             raise RuntimeError(f"measuring {params} failed: {entry['error']}\n{entry['traceback']}")
         self.metrics = entry["metrics"]
         self._live_params = params
+        MeasuredSuite._in_setup = self
 
     def metric(self, name: str) -> float:
         """A measured value, or NaN (asv's "skipped") with the reason on stderr where the machine
@@ -176,16 +177,31 @@ class MeasuredSuite(abc.ABC):
 
     # -- live workloads for time_ methods ---------------------------------------------------------
     _live_cache: ClassVar[dict] = {}
+    _in_setup: ClassVar["MeasuredSuite | None"] = None
 
     def live(self, build):
-        """Build (once per process and parameters) the live workload a ``time_`` method needs.
+        """The live workload a ``time_`` method runs, built once per process and parameters.
 
-        asv re-runs ``setup`` before every sample; building here instead, on first use, keeps
-        ``track_`` processes from building models they never run, and keeps the build inside asv's
-        calibration and warm-up rather than inside a timed sample.
+        Built by the ``time_`` benchmark's own setup (:func:`build_before_timing`), never in the class
+        setup: ``track_`` processes only read the measurement and should not build models.
         """
         key = (type(self).__qualname__, self._live_params)
         if key not in MeasuredSuite._live_cache:
             MeasuredSuite._live_cache.clear()
             MeasuredSuite._live_cache[key] = build(*self._live_params)
         return MeasuredSuite._live_cache[key]
+
+
+def build_before_timing(builder: str):
+    """A ``setup`` to attach to a ``time_`` benchmark: builds its live workload before any sample.
+
+    asv runs a benchmark function's own ``setup`` attribute after the class's, before each sample
+    (with ``--quick`` there is one sample and no warm-up, so a build on first use would be timed).
+    asv calls it without the instance: the class setup that ran just before registered it.
+    """
+
+    def setup(_measured, *_params):  # parameters make asv run it per sample, not before setup_cache
+        suite = MeasuredSuite._in_setup
+        suite.live(getattr(suite, builder))
+
+    return setup

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 
-from machmeter.suites.base import MeasuredSuite, device_index, require_device, torch_dtype
+from machmeter.suites.base import MeasuredSuite, build_before_timing, device_index, require_device, torch_dtype
 from machmeter.suites.declare import declare
 
 
@@ -113,6 +113,8 @@ class EmbeddingSuite(MeasuredSuite):
     # -- asv benchmarks ---------------------------------------------------------------------------
     def time_forward(self, measured, model, shape, dtype):
         self.live(self.build_forward)()
+
+    time_forward.setup = build_before_timing("build_forward")
 
     @declare(kind="throughput", unit="sequences/s")
     def track_sequences_per_second(self, measured, model, shape, dtype):

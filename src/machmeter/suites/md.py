@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 
-from machmeter.suites.base import MeasuredSuite, device_index, require_device, torch_dtype
+from machmeter.suites.base import MeasuredSuite, build_before_timing, device_index, require_device, torch_dtype
 from machmeter.suites.declare import declare
 
 FEMTOSECONDS_PER_DAY = 86400e15
@@ -102,6 +102,8 @@ class MDSuite(MeasuredSuite):
     # -- asv benchmarks ---------------------------------------------------------------------------
     def time_md_step(self, measured, n_atoms, device, dtype):
         self.live(self.build_simulation).run(1)
+
+    time_md_step.setup = build_before_timing("build_simulation")
 
     @declare(kind="throughput", unit="steps/s")
     def track_steps_per_second(self, measured, n_atoms, device, dtype):

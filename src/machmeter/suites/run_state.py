@@ -22,12 +22,45 @@ class GpuRunStateSuite(abc.ABC):
     def device_index(self) -> int:
         """CUDA index of the GPU whose state to record."""
 
+    # An idle GPU parks its clocks (an H200 idles at 345 MHz): the state worth recording is the one
+    # under load, where power and thermal throttling show.
+    load_seconds = 1.0
+
     def setup(self):
         from machmeter.instruments import collect_run_state
 
-        self.state = collect_run_state(self.device_index)
-        if self.state is None:
+        if collect_run_state(self.device_index) is None:
             raise NotImplementedError("NVML is not available: no GPU run state to record")
+        self.state = self._state_under_load()
+
+    def _state_under_load(self):
+        import threading
+        import time
+
+        import torch
+
+        from machmeter.instruments import collect_run_state
+
+        if not torch.cuda.is_available():
+            return collect_run_state(self.device_index)
+        device = torch.device("cuda", self.device_index)
+        a = torch.randn(4096, 4096, device=device, dtype=torch.bfloat16)
+        done = threading.Event()
+        states = []
+
+        def sample_midway():
+            time.sleep(self.load_seconds / 2)
+            states.append(collect_run_state(self.device_index))
+            done.set()
+
+        sampler = threading.Thread(target=sample_midway, daemon=True)
+        sampler.start()
+        while not done.is_set():
+            for _ in range(20):
+                a @ a
+            torch.cuda.synchronize(device)
+        sampler.join()
+        return states[0]
 
     @declare(kind="state", unit="MHz", higher_is_better=True)
     def track_gpu_sm_clock(self):
