@@ -29,7 +29,7 @@ def _sleep_10ms():
 def test_total_energy_counter_delta(fake_gpu):
     # A 100 W device: the counter (millijoules) grows by 100 mJ per millisecond.
     fake_gpu.setattr(pynvml, "nvmlDeviceGetTotalEnergyConsumption", lambda h: int(time.perf_counter() * 100_000))
-    report = measure_energy(_sleep_10ms, calls=12)
+    report = measure_energy(_sleep_10ms, calls=12, min_duration_s=0)
     assert isinstance(report, EnergyReport)
     assert report.method == "nvml_total_energy" and report.calls == 12
     assert report.duration_s >= 0.12
@@ -40,11 +40,19 @@ def test_total_energy_counter_delta(fake_gpu):
 
 def test_power_sampling_when_energy_counter_is_unsupported(fake_gpu):
     fake_gpu.setattr(pynvml, "nvmlDeviceGetPowerUsage", lambda h: 250_000)  # milliwatts
-    report = measure_energy(_sleep_10ms, calls=12, power_interval_s=0.002)
+    report = measure_energy(_sleep_10ms, calls=12, power_interval_s=0.002, min_duration_s=0)
     assert report.method == "nvml_power_sampling"
     assert report.average_power_w == pytest.approx(250)
     assert report.joules_total == pytest.approx(250 * report.duration_s)
     assert report.to_dict()["calls"] == 12
+
+
+def test_region_lasts_at_least_min_duration(fake_gpu):
+    # NVML's counter steps coarsely: a region of a few fast calls would read 0 J
+    fake_gpu.setattr(pynvml, "nvmlDeviceGetTotalEnergyConsumption", lambda h: int(time.perf_counter() * 100_000))
+    report = measure_energy(_sleep_10ms, calls=3, min_duration_s=0.15)
+    assert report.duration_s >= 0.15 and report.calls >= 12
+    assert report.joules_per_call == pytest.approx(report.joules_total / report.calls)
 
 
 def test_none_when_device_reports_neither_energy_nor_power(fake_gpu):
@@ -54,7 +62,7 @@ def test_none_when_device_reports_neither_energy_nor_power(fake_gpu):
 def test_short_region_warns_about_counter_granularity(fake_gpu, caplog):
     fake_gpu.setattr(pynvml, "nvmlDeviceGetTotalEnergyConsumption", lambda h: int(time.perf_counter() * 100_000))
     with caplog.at_level(logging.WARNING, logger="machmeter"):
-        measure_energy(lambda: None, calls=3)
+        measure_energy(lambda: None, calls=3, min_duration_s=0)
     assert any("granularity" in r.getMessage() for r in caplog.records)
 
 

@@ -75,12 +75,14 @@ def measure_energy(
     device_index: int = 0,
     warmup_calls: int = 1,
     power_interval_s: float = 0.01,
+    min_duration_s: float = 0.5,
 ) -> EnergyReport | None:
-    """GPU energy spent by ``calls`` calls of ``fn`` on CUDA device ``device_index``.
+    """GPU energy spent per call of ``fn`` on CUDA device ``device_index``.
 
-    Uses the total-energy counter (Volta and newer) when the GPU has one, else integrates
-    power samples taken every ``power_interval_s``. Returns None without NVML. The region
-    should last at least ~100 ms (see the module docstring).
+    Calls ``fn`` at least ``calls`` times and for at least ``min_duration_s`` seconds: NVML's
+    counter advances in coarse steps, so a short region (a 60 ms one read 0 J on an H200) says
+    nothing. Uses the total-energy counter (Volta and newer) when the GPU has one, else integrates
+    power samples taken every ``power_interval_s``. Returns None without NVML.
     """
     if calls < 1:
         raise ValueError("measure_energy needs at least one call")
@@ -94,24 +96,25 @@ def measure_energy(
         fn()
     synchronize(device)
 
+    def run_region() -> tuple[int, float]:
+        start = time.perf_counter()
+        done = 0
+        while done < calls or time.perf_counter() - start < min_duration_s:
+            fn()
+            done += 1
+        synchronize(device)
+        return done, time.perf_counter() - start
+
     start_mj = nvml_call(pynvml.nvmlDeviceGetTotalEnergyConsumption, handle)
     if start_mj is not None:
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        synchronize(device)
+        done, duration = run_region()
         end_mj = nvml_call(pynvml.nvmlDeviceGetTotalEnergyConsumption, handle)
-        duration = time.perf_counter() - start
         if end_mj is not None:
-            return _report((end_mj - start_mj) / 1000.0, duration, calls, "nvml_total_energy")
+            return _report((end_mj - start_mj) / 1000.0, duration, done, "nvml_total_energy")
 
     sampler = _PowerSampler(handle, power_interval_s)
     sampler.start()
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    synchronize(device)
-    duration = time.perf_counter() - start
+    done, duration = run_region()
     sampler.stop()
     sampled_span = sampler.times[-1] - sampler.times[0] if len(sampler.times) >= 2 else 0.0
     if sampled_span <= 0:
@@ -119,7 +122,7 @@ def measure_energy(
         return None
     # The sampler brackets the region slightly; scale its mean power to the region's duration.
     average_power_w = float(trapezoid(sampler.watts, sampler.times)) / sampled_span
-    return _report(average_power_w * duration, duration, calls, "nvml_power_sampling")
+    return _report(average_power_w * duration, duration, done, "nvml_power_sampling")
 
 
 def _report(joules: float, duration: float, calls: int, method: str) -> EnergyReport:
