@@ -133,7 +133,7 @@ def asv_run(tmp_path_factory):
                           "--record-samples", "--quick", "ALL"],
                          cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
-    return {"repo": repo, "commits": (first, second), "stdout": run.stdout}
+    return {"repo": repo, "home": home, "commits": (first, second), "stdout": run.stdout}
 
 
 def test_benchmarks_json_carries_declarations(asv_run):
@@ -206,3 +206,13 @@ def _cuda_available():
     import torch
 
     return torch.cuda.is_available()
+
+
+def test_asv_continuous_runs_in_the_host_environment(asv_run):
+    """What pull requests run: both commits built offline into the host environment and compared."""
+    run = subprocess.run([sys.executable, "-m", "asv", "continuous", "--machine", "testbox", "--quick",
+                          "-b", "time_work", "main~1", "main"],
+                         cwd=asv_run["repo"], env={**os.environ, "HOME": str(asv_run["home"])},
+                         capture_output=True, text=True, timeout=600)
+    assert "PERFORMANCE DECREASED" in run.stdout, run.stdout + run.stderr
+    assert run.returncode == 1  # asv's own verdict on the 3x slower commit
