@@ -9,6 +9,17 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny tensors: intra-op threading only adds overhead, and jitter on shared CPUs."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_collection_modifyitems(config, items):
     if _cuda_available():
         return

@@ -21,13 +21,7 @@ from machmeter.workloads.systems import ARGON_LJ
 AR = dict(epsilon=ARGON_LJ["epsilon"], sigma=ARGON_LJ["sigma"])  # rc: ASE default 3 sigma
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: intra-op threading only adds overhead (and jitter on shared CPUs)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _perturbed(atoms, scale=0.1, seed=0):

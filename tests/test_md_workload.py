@@ -25,12 +25,7 @@ MAX_DEV_BOUND = 0.01 * THERMAL  # eV/atom
 DRIFT_BOUND = 0.01 * THERMAL  # eV/atom/ps
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("n", SUPPORTED)

@@ -17,7 +17,7 @@ import torch
 from scipy.integrate import trapezoid
 
 from .nvml import nvml_call, nvml_handle, pynvml
-from .timer import synchronize
+from .timer import call_repeatedly, synchronize
 
 log = logging.getLogger("machmeter")
 
@@ -96,25 +96,16 @@ def measure_energy(
         fn()
     synchronize(device)
 
-    def run_region() -> tuple[int, float]:
-        start = time.perf_counter()
-        done = 0
-        while done < calls or time.perf_counter() - start < min_duration_s:
-            fn()
-            done += 1
-        synchronize(device)
-        return done, time.perf_counter() - start
-
     start_mj = nvml_call(pynvml.nvmlDeviceGetTotalEnergyConsumption, handle)
     if start_mj is not None:
-        done, duration = run_region()
+        done, duration = call_repeatedly(fn, calls, min_duration_s, device)
         end_mj = nvml_call(pynvml.nvmlDeviceGetTotalEnergyConsumption, handle)
         if end_mj is not None:
             return _report((end_mj - start_mj) / 1000.0, duration, done, "nvml_total_energy")
 
     sampler = _PowerSampler(handle, power_interval_s)
     sampler.start()
-    done, duration = run_region()
+    done, duration = call_repeatedly(fn, calls, min_duration_s, device)
     sampler.stop()
     sampled_span = sampler.times[-1] - sampler.times[0] if len(sampler.times) >= 2 else 0.0
     if sampled_span <= 0:

@@ -115,6 +115,18 @@ def synchronize(device: DeviceLike = None) -> None:
 _EVENT_POOLS: dict[int, list[torch.cuda.Event]] = {}
 
 
+def call_repeatedly(fn: Callable[[], Any], min_calls: int, min_seconds: float, device: DeviceLike = None) -> tuple[int, float]:
+    """Call ``fn`` at least ``min_calls`` times and for at least ``min_seconds`` (host clock), then wait
+    for the device; returns (calls made, seconds elapsed including the wait)."""
+    start = time.perf_counter()
+    calls = 0
+    while calls < min_calls or time.perf_counter() - start < min_seconds:
+        fn()
+        calls += 1
+    synchronize(device)
+    return calls, time.perf_counter() - start
+
+
 def _event_pool(device: torch.device, size: int, stream: torch.cuda.Stream) -> list[torch.cuda.Event]:
     pool = _EVENT_POOLS.setdefault(device.index, [])
     if len(pool) < size:
@@ -228,13 +240,7 @@ def time_callable(
         raise ValueError(f"time_callable supports cpu and cuda devices, not {requested}")
     device = requested
 
-    warmup_start = time.perf_counter()
-    warmups = 0
-    while warmups < warmup_calls or time.perf_counter() - warmup_start < warmup_time:
-        fn()
-        warmups += 1
-    synchronize(device)
-    warmup_seconds = time.perf_counter() - warmup_start
+    warmups, warmup_seconds = call_repeatedly(fn, warmup_calls, warmup_time, device)
     metadata["warmup_seconds"] = warmup_seconds
 
     if device.type == "cuda" and not sync_each_call:

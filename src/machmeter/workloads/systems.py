@@ -10,7 +10,6 @@ shifted potential conserve energy well; the FCC shells nearest to the cutoff
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
