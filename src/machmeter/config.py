@@ -1,0 +1,119 @@
+"""machmeter's project configuration: thresholds, per-benchmark overrides, ignored series, triage.
+
+Read from ``machmeter.toml`` next to asv.conf.json, else from ``[tool.machmeter]`` in the
+pyproject.toml there; no file is needed for the defaults.
+
+```toml
+[tool.machmeter]
+triage = "benchmarks/triage.toml"        # committed acknowledgements (default: machmeter-triage.toml)
+ignore = ["*.GpuRunState.*"]             # series never reported (fnmatch on the benchmark name)
+
+[tool.machmeter.thresholds]              # minimum relative change reported, per kind
+time = 0.05
+memory = 0.02
+
+[[tool.machmeter.benchmarks]]            # first matching pattern wins; any field may be omitted
+pattern = "*.track_force_mae"
+kind = "accuracy"
+higher_is_better = false
+tolerance_abs = 0.005
+```
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+
+from machmeter.errors import MachmeterError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+DEFAULT_TRIAGE_FILE = "machmeter-triage.toml"
+_OVERRIDE_FIELDS = {"kind", "higher_is_better", "threshold", "tolerance_abs", "tolerance_rel", "unit"}
+
+
+@dataclass(frozen=True)
+class BenchmarkOverride:
+    pattern: str
+    kind: str | None = None
+    higher_is_better: bool | None = None
+    threshold: float | None = None
+    tolerance_abs: float | None = None
+    tolerance_rel: float | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class MachmeterConfig:
+    source: str | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    overrides: tuple[BenchmarkOverride, ...] = ()
+    ignore: tuple[str, ...] = ()
+    triage_path: str | None = None
+
+    def override_for(self, benchmark: str) -> BenchmarkOverride | None:
+        return next((o for o in self.overrides if fnmatch.fnmatchcase(benchmark, o.pattern)), None)
+
+    def ignored(self, benchmark: str) -> bool:
+        return any(fnmatch.fnmatchcase(benchmark, pattern) for pattern in self.ignore)
+
+
+def read_toml(path: str) -> dict:
+    try:
+        with open(path, "rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as error:
+        raise MachmeterError(f"{path}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise MachmeterError(f"{path}: cannot be read: {error.strerror}") from None
+
+
+def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
+    def fail(problem: str):
+        raise MachmeterError(f"{source}: {problem}")
+
+    unknown = set(table) - {"thresholds", "benchmarks", "ignore", "triage"}
+    if unknown:
+        fail(f"unknown machmeter setting(s): {', '.join(sorted(unknown))}")
+    thresholds = table.get("thresholds", {})
+    if not isinstance(thresholds, dict) or not all(isinstance(v, (int, float)) and v >= 0 for v in thresholds.values()):
+        fail("thresholds must map kinds to non-negative numbers")
+    overrides = []
+    for index, entry in enumerate(table.get("benchmarks", [])):
+        if not isinstance(entry, dict) or not isinstance(entry.get("pattern"), str):
+            fail(f"benchmarks[{index}] needs a 'pattern' string")
+        extra = set(entry) - _OVERRIDE_FIELDS - {"pattern"}
+        if extra:
+            fail(f"benchmarks[{index}]: unknown field(s) {', '.join(sorted(extra))}")
+        overrides.append(BenchmarkOverride(**entry))
+    ignore = table.get("ignore", [])
+    if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
+        fail("ignore must be a list of patterns")
+    triage = table.get("triage", DEFAULT_TRIAGE_FILE)
+    if not isinstance(triage, str):
+        fail("triage must be a path")
+    return MachmeterConfig(
+        source=source,
+        thresholds={k: float(v) for k, v in thresholds.items()},
+        overrides=tuple(overrides),
+        ignore=tuple(ignore),
+        triage_path=os.path.normpath(os.path.join(root, triage)),
+    )
+
+
+def load_config(root: str) -> MachmeterConfig:
+    """The configuration for the asv project whose asv.conf.json is in ``root``."""
+    own = os.path.join(root, "machmeter.toml")
+    if os.path.isfile(own):
+        return _parse(read_toml(own), own, root)
+    pyproject = os.path.join(root, "pyproject.toml")
+    if os.path.isfile(pyproject):
+        table = read_toml(pyproject).get("tool", {}).get("machmeter")
+        if table is not None:
+            return _parse(table, f"{pyproject} [tool.machmeter]", root)
+    return MachmeterConfig(triage_path=os.path.join(root, DEFAULT_TRIAGE_FILE))

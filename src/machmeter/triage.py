@@ -1,0 +1,62 @@
+"""Triage that lives in the repository: a committed file of acknowledged changes.
+
+```toml
+[[acknowledged]]
+benchmark = "md_lennard_jones.LennardJonesArgon.track_steps_per_second"   # fnmatch pattern
+commit = "3f2c1ab"               # prefix of the first commit at the new level
+machine = "h100-runner"          # optional: every machine when omitted
+params = { n_atoms = "4096" }    # optional: only these parameter values (as asv writes them)
+reason = "exact neighbour list: 3% slower, accepted"
+```
+A change that matches an entry is reported as acknowledged instead of failing the check.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+
+from machmeter.config import read_toml
+from machmeter.errors import MachmeterError
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    benchmark: str
+    commit: str
+    reason: str
+    machine: str | None = None
+    params: dict = field(default_factory=dict)
+
+    def matches(self, benchmark: str, params: dict, machine: str, commit: str) -> bool:
+        return (
+            fnmatch.fnmatchcase(benchmark, self.benchmark)
+            and commit.startswith(self.commit)
+            and (self.machine is None or self.machine == machine)
+            # asv writes string parameters quoted ("'cuda'"); accept them written either way
+            and all(params.get(name) in (value, repr(value)) for name, value in self.params.items())
+        )
+
+
+def load_triage(path: str | None) -> list[Acknowledgement]:
+    if not path or not os.path.isfile(path):
+        return []
+    entries = read_toml(path).get("acknowledged", [])
+    acknowledgements = []
+    for index, entry in enumerate(entries):
+        missing = [key for key in ("benchmark", "commit", "reason") if not isinstance(entry.get(key), str)]
+        if missing:
+            raise MachmeterError(f"{path}: acknowledged[{index}] needs {', '.join(missing)}")
+        if len(entry["commit"]) < 7:
+            raise MachmeterError(f"{path}: acknowledged[{index}]: commit {entry['commit']!r} is shorter than 7 characters")
+        params = entry.get("params", {})
+        if not isinstance(params, dict):
+            raise MachmeterError(f"{path}: acknowledged[{index}]: params must be a table")
+        acknowledgements.append(Acknowledgement(entry["benchmark"], entry["commit"], entry["reason"],
+                                                entry.get("machine"), {k: str(v) for k, v in params.items()}))
+    return acknowledgements
+
+
+def acknowledgement_for(acknowledgements, benchmark, params, machine, commit) -> Acknowledgement | None:
+    return next((a for a in acknowledgements if a.matches(benchmark, params, machine, commit)), None)
