@@ -12,6 +12,7 @@ from machmeter.errors import MachmeterError
 # verb -> module in machmeter.commands; each has add_arguments(parser) and run(args) -> exit status
 VERBS = {
     "machine": "Write this machine's GPU fingerprint into asv's machine file",
+    "check": "Flag slowdowns, memory growth and accuracy drops (exit status 1 when there are regressions)",
     "demo": "Run this repository's asv suite on the last commits, on this machine, and print what it measured",
 }
 

@@ -1,0 +1,95 @@
+"""``machmeter check``: what got slower, hungrier or less accurate — for a pull request (--base/--head)
+or over the whole history (--history). Exit status: 0 no unacknowledged regression, 1 regressions (or
+benchmarks failing at head), 2 bad input or usage."""
+
+from __future__ import annotations
+
+import sys
+
+from machmeter.errors import MachmeterError
+
+
+def add_arguments(parser):
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--history", action="store_true", help="change points over every series' whole history")
+    mode.add_argument("--base", metavar="REV", help="base revision of a comparison (with --head)")
+    parser.add_argument("--head", metavar="REV", help="head revision of a comparison (with --base)")
+    parser.add_argument("--config", default="asv.conf.json", help="asv configuration (default: ./asv.conf.json)")
+    parser.add_argument("--machine", help="only this asv machine")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--output", metavar="FILE", help="write the report here instead of standard output")
+
+
+def resolve_revision(revision: str, repo_path: str | None, known_commits: list[str], results_dir: str) -> str:
+    """A full commit hash with results: through git when the repository is there, else by unique prefix."""
+    full = None
+    if repo_path and "://" not in repo_path:
+        import git
+
+        try:
+            full = git.Repo(repo_path).commit(revision).hexsha
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            full = None
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise MachmeterError(f"{repo_path}: unknown revision {revision!r}") from None
+    if full is None:
+        matches = [c for c in known_commits if c.startswith(revision)]
+        if len(matches) > 1:
+            raise MachmeterError(f"{results_dir}: revision {revision!r} is ambiguous ({len(matches)} commits)")
+        full = matches[0] if matches else None
+        if full is None:
+            raise MachmeterError(f"{results_dir}: no results for revision {revision!r} (and no repository to resolve it)")
+    if full not in known_commits:
+        raise MachmeterError(f"{results_dir}: no results for revision {revision!r} ({full[:8]})")
+    return full
+
+
+def run(args) -> int:
+    from machmeter.config import load_config
+    from machmeter.detect.engine import check_history, check_revisions
+    from machmeter.fileio import write_text_atomic
+    from machmeter.project import load_project
+    from machmeter.report.verdicts import RENDERERS
+    from machmeter.results import load_results
+    from machmeter.series import build_series, git_commit_order, order_commits
+    from machmeter.triage import load_triage
+
+    if args.base is not None and args.head is None:
+        raise MachmeterError("--base needs --head")
+    if args.history and args.head is not None:
+        raise MachmeterError("--head goes with --base, not with --history")
+    project = load_project(args.config)
+    config = load_config(project.root)
+    acknowledgements = load_triage(config.triage_path)
+    results = load_results(project.results_dir)
+    for warning in results.warnings:
+        print(f"machmeter check: warning: {warning}", file=sys.stderr)
+    if not results.points:
+        raise MachmeterError(f"{project.results_dir}: no results to check")
+    if args.machine and args.machine not in results.machines:
+        raise MachmeterError(f"{project.results_dir}: no results for machine {args.machine!r} "
+                             f"(machines: {', '.join(sorted(results.machines)) or 'none'})")
+
+    git_order = git_commit_order(project.repo, project.branches)
+    if args.history:
+        commits = order_commits(results, git_order)
+        if git_order:  # history is the branch's: commits of pull requests are not part of it
+            on_branch = set(git_order)
+            commits = [c for c in commits if c in on_branch]
+        report = check_history(build_series(results, commits, config, args.machine), config, acknowledgements)
+    else:
+        known = order_commits(results, git_order)
+        base = resolve_revision(args.base, project.repo, known, project.results_dir)
+        head = resolve_revision(args.head, project.repo, known, project.results_dir)
+        report = check_revisions(build_series(results, known, config, args.machine), base, head, config,
+                                 acknowledgements)
+    report.machines = {name: info for name, info in results.machines.items()
+                       if args.machine is None or name == args.machine}
+    report.warnings = list(results.warnings)
+
+    rendered = RENDERERS[args.format](report)
+    if args.output:
+        write_text_atomic(args.output, rendered)
+    else:
+        sys.stdout.write(rendered)
+    return 1 if report.failed else 0

@@ -1,0 +1,183 @@
+"""The verdict engine: series in, ``Change`` records out, for a pull request (base vs head) or for the
+whole history (change points). Knows nothing of text, Markdown, HTML or GitHub: report/ renders it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from machmeter.config import MachmeterConfig
+from machmeter.detect.compare import DEFAULT_THRESHOLDS, Observation, compare, policy_for
+from machmeter.series import Series, is_measured
+from machmeter.triage import Acknowledgement, acknowledgement_for
+
+REGRESSION, IMPROVEMENT = "regression", "improvement"
+
+
+@dataclass
+class Change:
+    """One change of one series: what got slower, hungrier or less accurate (or better), where."""
+
+    benchmark: str
+    params: dict[str, str]
+    machine: str
+    env_name: str
+    commit: str                      # full hash of the first commit at the new level (head for a PR)
+    commit_range: tuple[str, str]    # (last commit measured at the old level, first at the new level)
+    before: float
+    after: float
+    change: float                    # relative: (after - before) / |before|
+    direction: str                   # "regression" or "improvement"
+    kind: str
+    unit: str
+    higher_is_better: bool
+    confidence: float | None         # 0..1 (1 - p-value where a test gave one)
+    method: str
+    reason: str = ""
+    acknowledged: str | None = None  # the triage file's reason, when acknowledged
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.benchmark
+        return f"{self.benchmark}({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["commit_range"] = list(self.commit_range)
+        return data
+
+
+@dataclass
+class CheckReport:
+    mode: str                                    # "revisions" or "history"
+    regressions: list[Change] = field(default_factory=list)
+    improvements: list[Change] = field(default_factory=list)
+    acknowledged: list[Change] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)  # series that fail at head (revisions mode)
+    unchanged: int = 0
+    skipped: int = 0
+    series_checked: int = 0
+    base: str | None = None
+    head: str | None = None
+    machines: dict[str, dict] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the check should fail CI: an unacknowledged regression, or a benchmark failing at head."""
+        return bool(self.regressions or self.failures)
+
+    def add(self, change: Change, acknowledgements: list[Acknowledgement]) -> None:
+        acknowledgement = acknowledgement_for(acknowledgements, change.benchmark, change.params,
+                                              change.machine, change.commit)
+        if acknowledgement is not None:
+            change.acknowledged = acknowledgement.reason
+            self.acknowledged.append(change)
+        elif change.direction == REGRESSION:
+            self.regressions.append(change)
+        else:
+            self.improvements.append(change)
+
+    def sort(self) -> None:
+        for changes in (self.regressions, self.improvements, self.acknowledged):
+            changes.sort(key=lambda c: (-abs(c.change), c.machine, c.benchmark))
+
+
+def _threshold(series: Series, config: MachmeterConfig) -> float:
+    meaning = series.meaning
+    if meaning.threshold is not None:
+        return meaning.threshold
+    return config.thresholds.get(meaning.kind, DEFAULT_THRESHOLDS.get(meaning.kind, 0.05))
+
+
+def _policy(series: Series, config: MachmeterConfig):
+    meaning = series.meaning
+    return policy_for(meaning.kind, meaning.higher_is_better, threshold=_threshold(series, config),
+                      tolerance_abs=meaning.tolerance_abs, tolerance_rel=meaning.tolerance_rel)
+
+
+def _observation(point) -> Observation | None:
+    if point is None:
+        return None
+    ci = point.ci_99 if point.ci_99 and all(math.isfinite(v) for v in point.ci_99) else None
+    return Observation(value=point.value, samples=point.samples, ci_99=ci)
+
+
+def check_revisions(series_list: list[Series], base: str, head: str, config: MachmeterConfig,
+                    acknowledgements: list[Acknowledgement]) -> CheckReport:
+    """Compare every series at two commits (full hashes), as a pull request needs."""
+    report = CheckReport(mode="revisions", base=base, head=head)
+    for series in series_list:
+        by_commit = {p.commit: p for p in series.points}
+        before, after = by_commit.get(base), by_commit.get(head)
+        if before is None and after is None:
+            continue
+        report.series_checked += 1
+        comparison = compare(_observation(before), _observation(after), _policy(series, config))
+        if comparison.verdict in (REGRESSION, IMPROVEMENT):
+            report.add(Change(
+                benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
+                env_name=series.key.env_name, commit=head, commit_range=(base, head),
+                before=comparison.before, after=comparison.after, change=comparison.change,
+                direction=comparison.verdict, kind=series.meaning.kind, unit=series.meaning.unit,
+                higher_is_better=series.meaning.higher_is_better,
+                confidence=None if comparison.p_value is None else 1.0 - comparison.p_value,
+                method=comparison.method, reason=comparison.reason,
+            ), acknowledgements)
+        elif comparison.verdict == "failed":
+            report.failures.append({"benchmark": series.key.benchmark, "params": series.key.params_dict,
+                                    "machine": series.key.machine, "commit": head, "reason": comparison.reason})
+        elif comparison.verdict == "skipped":
+            report.skipped += 1
+        else:
+            report.unchanged += 1
+    report.sort()
+    return report
+
+
+def check_history(series_list: list[Series], config: MachmeterConfig,
+                  acknowledgements: list[Acknowledgement]) -> CheckReport:
+    """Change points over every series' whole history, in both directions."""
+    from machmeter.detect.changepoints import find_change_points
+
+    report = CheckReport(mode="history")
+    for series in series_list:
+        values = series.values
+        if sum(is_measured(v) for v in values) == 0:
+            report.skipped += 1
+            continue
+        report.series_checked += 1
+        meaning = series.meaning
+        if meaning.kind == "state":
+            report.unchanged += 1
+            continue
+        points = find_change_points(values, min_relative_change=_threshold(series, config))
+        if not points:
+            report.unchanged += 1
+        commits = series.commits
+        for point in points:
+            worse = point.after < point.before if meaning.higher_is_better else point.after > point.before
+            if meaning.kind == "accuracy" and not _beyond_tolerance(point.before, point.after, meaning):
+                continue
+            report.add(Change(
+                benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
+                env_name=series.key.env_name, commit=commits[point.index],
+                commit_range=(commits[point.previous_index], commits[point.index]),
+                before=point.before, after=point.after, change=point.relative_change,
+                direction=REGRESSION if worse else IMPROVEMENT, kind=meaning.kind, unit=meaning.unit,
+                higher_is_better=meaning.higher_is_better, confidence=point.confidence, method="change-point",
+            ), acknowledgements)
+    report.sort()
+    return report
+
+
+def _beyond_tolerance(before: float, after: float, meaning) -> bool:
+    """Accuracy levels differ by more than the declared tolerance (any tolerance given must be exceeded)."""
+    difference = abs(after - before)
+    if meaning.tolerance_abs is not None and difference <= meaning.tolerance_abs:
+        return False
+    if meaning.tolerance_rel is not None and difference <= meaning.tolerance_rel * abs(before):
+        return False
+    return True
