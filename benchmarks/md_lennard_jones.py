@@ -4,8 +4,6 @@ from machmeter.suites import MDSuite
 
 
 class LennardJonesArgon(MDSuite):
-    params = ([64, 512, 4096], ["cpu", "cuda"], ["float32", "float64"])
-
     def make_atoms(self, n_atoms):
         from machmeter.workloads.systems import lj_argon
 

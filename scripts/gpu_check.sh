@@ -19,10 +19,12 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation . || exit 1
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv | tee "$out/nvidia-smi.csv"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'transformers', transformers.__version__)"
 
+failed_steps=()
 echo "== pytest (GPU-marked first, then everything)"
 python3 -m pytest -q -m gpu tests 2>&1 | tee "$out/pytest-gpu.txt"
-gpu_status=${PIPESTATUS[0]}
-python3 -m pytest -q -m "not gpu" tests 2>&1 | tail -5 | tee "$out/pytest-rest.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("GPU tests")
+python3 -m pytest -q -m "not gpu" tests > "$out/pytest-rest.txt" 2>&1 || failed_steps+=("other tests")
+tail -5 "$out/pytest-rest.txt"
 
 echo "== quick asv run of this repository's suite on the GPU"
 # The working tree arrives without git history: benchmark it as one commit of a scratch repository.
@@ -32,6 +34,7 @@ cp -r asv.conf.json pyproject.toml README.md src benchmarks "$work"/
 machine=${MACHINE:-gpu-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-' | tr -cd 'A-Za-z0-9-')}
 (cd "$work" && python3 -m machmeter machine --machine "$machine" \
     && python3 -m asv run --machine "$machine" --show-stderr --record-samples ${ASV_ARGS:---quick} main^! ) 2>&1 | tee "$out/asv-run.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("asv run")
 python3 - "$work" "$machine" <<'PY' | tee "$out/measured.txt"
 import sys, subprocess
 from machmeter.results import load_results
@@ -40,5 +43,10 @@ work, machine = sys.argv[1:]
 head = subprocess.check_output(["git", "-C", work, "rev-parse", "HEAD"], text=True).strip()
 print(measured_table(load_results(f"{work}/.asv/results"), [head], machine=machine))
 PY
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("measured table")
 tar -C "$work/.asv" -czf "$out/asv-results.tgz" results
-exit "$gpu_status"
+if [ ${#failed_steps[@]} -gt 0 ]; then
+    echo "gpu_check: failed: ${failed_steps[*]}" >&2
+    exit 1
+fi
+echo "gpu_check: all steps passed"

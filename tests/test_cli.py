@@ -19,7 +19,11 @@ def test_machine_merges_the_fingerprint_into_asv_machine_file(tmp_path, capsys):
     assert stored["other"] == {"machine": "other", "cpu": "x"}  # other machines untouched
     box = stored["box"]
     assert box["machine"] == "box"
-    assert box["torch"] and box["gpu"]  # "none" without a GPU
+    import torch
+
+    assert box["torch"] == torch.__version__
+    if not torch.cuda.is_available():
+        assert box["gpu"] == "none" and box["gpu_count"] == "0"
     assert {"arch", "cpu", "num_cpu", "os", "ram"} <= set(box)
     assert "gpu_driver" in capsys.readouterr().out
 
@@ -36,6 +40,15 @@ def test_machine_refuses_a_corrupt_machine_file_without_touching_it(tmp_path, ca
     assert len(err.strip().splitlines()) == 1
     assert str(machine_file) in err and "unreadable" in err
     assert machine_file.read_text() == '{"box": {"machine": "bo'
+
+
+@pytest.mark.parametrize("content", ['[1, 2]', '{"version": 1, "box": 5}'])
+def test_machine_refuses_a_machine_file_of_the_wrong_shape(tmp_path, capsys, content):
+    machine_file = tmp_path / "asv-machine.json"
+    machine_file.write_text(content)
+    assert main(["machine", "--machine", "box", "--machine-file", str(machine_file)]) == 2
+    assert "not an asv machine file" in capsys.readouterr().err
+    assert machine_file.read_text() == content
 
 
 def test_demo_without_config_is_a_one_line_error(tmp_path, capsys):

@@ -73,6 +73,10 @@ def test_product_order_nan_null_and_dropped_trailing_columns(tmp_path):
 
 @pytest.mark.parametrize("text, problem", [
     ('{"commit_hash": "aaaa", "resul', "not valid JSON"),
+    (json.dumps({**_result_file({}), "results": []}), "results an object"),
+    (json.dumps({**_result_file({}), "result_columns": None}), "result_columns must be a list"),
+    (json.dumps(_result_file({"suite.time_plain": None})), "a result row must be a list"),
+    (json.dumps(_result_file({"suite.Model.track_speed": [[1.0, 2.0], [1, 2]]})), "not an asv result file"),
     (json.dumps({**_result_file({}), "version": 1}), "format version 1"),
     (json.dumps({"version": 2}), "missing 'commit_hash'"),
 ])
@@ -84,6 +88,20 @@ def test_bad_result_file_is_skipped_with_a_warning_naming_it(tmp_path, text, pro
     assert [p.commit for p in results.points] == ["b" * 40]
     assert len(results.warnings) == 1
     assert "aaaaaaaa-host-py3.11.json" in results.warnings[0] and problem in results.warnings[0]
+
+
+def test_an_old_unparameterised_result_keeps_its_own_shape(tmp_path):
+    # the benchmark has parameters today; the old file recorded it without any (explicit "params": [])
+    root = _write_results(tmp_path, json.dumps(_result_file({"suite.Model.track_speed": [[7.0], [], "v0"]})))
+    (point,) = load_results(str(root)).points
+    assert point.params == {} and point.value == 7.0 and point.benchmark_version == "v0"
+
+
+def test_benchmarks_json_of_the_wrong_shape_is_a_one_line_error(tmp_path):
+    root = _write_results(tmp_path, json.dumps(_result_file({})))
+    (root / "benchmarks.json").write_text(json.dumps({"b.track": {"params": [1, 2], "param_names": ["a", "b"]}}))
+    with pytest.raises(ResultsError, match="benchmarks.json: benchmark 'b.track': params must be"):
+        load_results(str(root))
 
 
 def test_missing_benchmarks_json_and_folder_raise_one_line_errors(tmp_path):

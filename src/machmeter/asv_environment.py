@@ -13,6 +13,9 @@ Use it from ``asv.conf.json``::
     "plugins": [".machmeter.asv_environment"],
 
 (asv imports plugins outside its own package only when the name starts with a dot.)
+The environment is named ``host-py3.X``: two different interpreters of one minor version (say two
+venvs with different torch builds) share result files, so give each such runner its own asv machine
+name (``machmeter machine --machine``), which keeps their results apart.
 Leave ``pythons`` unset: asv then asks for the running interpreter's version, which this environment
 serves. ``matrix`` requirements, if any, are pip-installed into the private folder (that needs an index).
 """
@@ -33,12 +36,7 @@ HOST_PYTHONPATH_VARIABLE = "MACHMETER_HOST_PYTHONPATH"
 _INFO_FILE = "machmeter-host.json"
 
 
-def _host_python_version(executable: str) -> str:
-    out = subprocess.check_output(
-        [executable, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
-        text=True,
-    )
-    return out.strip()
+HOST_PYTHON_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 class HostEnvironment(environment.Environment):
@@ -48,21 +46,21 @@ class HostEnvironment(environment.Environment):
 
     def __init__(self, conf, python, requirements, tagged_env_vars):
         self._executable = sys.executable
-        if python not in (_host_python_version(self._executable), "same", self._executable):
+        if not self.matches(python):
             raise environment.EnvironmentUnavailable(
-                f"the host environment serves only the running Python "
-                f"({sys.version_info[0]}.{sys.version_info[1]}), not {python!r}"
+                f"the host environment serves only the running Python ({HOST_PYTHON_VERSION}), not {python!r}"
             )
         # asv removes PYTHONPATH from every child process; keep the host's, since on runners that
         # carry packages as wheels it is how the host finds them (asv_runner included).
         os.environ.setdefault(HOST_PYTHONPATH_VARIABLE, os.environ.get("PYTHONPATH", ""))
+        # asv's __init__ derives the folder name from these before it assigns them itself
         self._requirements = requirements
         self._tagged_env_vars = tagged_env_vars
-        super().__init__(conf, _host_python_version(self._executable), requirements, tagged_env_vars)
+        super().__init__(conf, HOST_PYTHON_VERSION, requirements, tagged_env_vars)
 
     @classmethod
     def matches(cls, python):
-        return python in (_host_python_version(sys.executable), "same", sys.executable)
+        return python in (HOST_PYTHON_VERSION, "same", sys.executable)
 
     @property
     def _site_dir(self) -> str:

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from machmeter.errors import ResultsError
 
 RESULT_FORMAT_VERSION = 2
-# asv's own machine keys; the rest of machine.json is what machmeter (or the user) added.
-ASV_MACHINE_KEYS = ("machine", "os", "arch", "cpu", "num_cpu", "ram", "version")
 
 
 @dataclass(frozen=True)
@@ -97,6 +95,10 @@ def load_benchmarks(results_dir: str) -> dict[str, BenchmarkInfo]:
     for name, entry in data.items():
         if name == "version" or not isinstance(entry, dict):
             continue
+        params, param_names = entry.get("params", []), entry.get("param_names", [])
+        if not (isinstance(params, list) and all(isinstance(v, list) for v in params)
+                and isinstance(param_names, list) and len(param_names) == len(params)):
+            raise ResultsError(path, f"benchmark {name!r}: params must be one list of values per param_names entry")
         higher = entry.get("higher_is_better")
         benchmarks[name] = BenchmarkInfo(
             name=name,
@@ -137,6 +139,22 @@ def _pair(row: dict, low: str, high: str):
 
 
 def load_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> list[ResultPoint]:
+    try:
+        return _parse_result_file(path, benchmarks, machine)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:
+        # a file of the right JSON but the wrong shape: name it, never a traceback
+        raise ResultsError(path, f"not an asv result file of format {RESULT_FORMAT_VERSION} "
+                                 f"({type(error).__name__}: {error})") from None
+
+
+def _parameter_names(info: BenchmarkInfo | None, param_values: list) -> list[str]:
+    """Today's names where they fit the row's parameters (an old result may predate a parameter)."""
+    if info is not None and len(info.param_names) == len(param_values):
+        return list(info.param_names)
+    return [f"param{i + 1}" for i in range(len(param_values))]
+
+
+def _parse_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None) -> list[ResultPoint]:
     data = _read_json(path)
     if not isinstance(data, dict):
         raise ResultsError(path, "expected a JSON object")
@@ -147,13 +165,18 @@ def load_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: s
         if key not in data:
             raise ResultsError(path, f"missing {key!r}")
     columns = data["result_columns"]
+    if not isinstance(columns, list) or not isinstance(data["results"], dict):
+        raise ResultsError(path, "result_columns must be a list and results an object")
     machine = machine or data.get("params", {}).get("machine", "")
     points = []
     for name, raw_row in data["results"].items():
+        if not isinstance(raw_row, list):
+            raise ResultsError(path, f"benchmark {name!r}: a result row must be a list")
         row = dict(zip(columns, raw_row))  # asv drops trailing empty columns: zip stops early
         info = benchmarks.get(name)
-        param_values = row.get("params") or (list(info.params) if info else [])
-        param_names = list(info.param_names) if info else [f"param{i + 1}" for i in range(len(param_values))]
+        # the row's own params are the truth for that commit (an explicit [] means unparameterised)
+        param_values = row["params"] if "params" in row else (list(info.params) if info else [])
+        param_names = _parameter_names(info, param_values)
         combinations = list(itertools.product(*param_values)) if param_values else [()]
         values = row.get("result")
         if not isinstance(values, list):

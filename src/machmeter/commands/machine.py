@@ -26,15 +26,19 @@ def update_machine_file(machine: str | None, device_index: int = 0, machine_file
 
     from machmeter.instruments import collect_machine_info
 
+    if device_index < 0:
+        raise MachmeterError(f"--device-index must be 0 or more, not {device_index}")
     name = machine or Machine.get_unique_machine_name()
     path = machine_file or MachineCollection.get_machine_file_path()
     if os.path.exists(path):
         try:
             with open(path) as stream:
-                json.load(stream)
+                stored = json.load(stream)
         except (OSError, ValueError) as error:
             # asv would overwrite it: stop before a corrupt file loses every machine's entry
             raise MachmeterError(f"{path}: unreadable asv machine file ({error}); fix or remove it")
+        if not isinstance(stored, dict) or not isinstance(stored.get(name, {}), dict):
+            raise MachmeterError(f"{path}: not an asv machine file (expected an object of machine objects)")
     try:
         entry = dict(MachineCollection.load(name, _path=machine_file))
     except util.UserError:
@@ -42,7 +46,10 @@ def update_machine_file(machine: str | None, device_index: int = 0, machine_file
     entry.pop("version", None)
     entry["machine"] = name
     entry.update(collect_machine_info(device_index).asv_fields())
-    MachineCollection.save(name, entry, _path=machine_file)
+    try:
+        MachineCollection.save(name, entry, _path=machine_file)
+    except OSError as error:
+        raise MachmeterError(f"{path}: cannot be written ({error.strerror})") from None
     return entry
 
 

@@ -17,7 +17,7 @@ import torch
 from scipy.integrate import trapezoid
 
 from .nvml import nvml_call, nvml_handle, pynvml
-from .timer import call_repeatedly, synchronize
+from .timer import call_repeatedly
 
 log = logging.getLogger("machmeter")
 
@@ -92,9 +92,7 @@ def measure_energy(
         return None
     device = torch.device("cuda", device_index)
 
-    for _ in range(warmup_calls):
-        fn()
-    synchronize(device)
+    call_repeatedly(fn, warmup_calls, 0.0, device)
 
     start_mj = nvml_call(pynvml.nvmlDeviceGetTotalEnergyConsumption, handle)
     if start_mj is not None:
@@ -105,8 +103,10 @@ def measure_energy(
 
     sampler = _PowerSampler(handle, power_interval_s)
     sampler.start()
-    done, duration = call_repeatedly(fn, calls, min_duration_s, device)
-    sampler.stop()
+    try:
+        done, duration = call_repeatedly(fn, calls, min_duration_s, device)
+    finally:  # an out-of-memory in fn must not leave the sampler polling NVML for the rest of the run
+        sampler.stop()
     sampled_span = sampler.times[-1] - sampler.times[0] if len(sampler.times) >= 2 else 0.0
     if sampled_span <= 0:
         log.info("machmeter: energy not measured: GPU %d reports neither energy nor power", device_index)

@@ -16,7 +16,7 @@ import torch
 from scipy import stats
 
 from .nvml import nvml_call, nvml_handle, pynvml
-from .timer import DeviceLike, _as_device, synchronize
+from .timer import DeviceLike, _as_device, call_repeatedly, synchronize
 
 _QUANTITIES = ("torch_allocated_bytes", "torch_reserved_bytes", "nvml_device_used_bytes", "host_rss_bytes")
 
@@ -161,10 +161,17 @@ class track_memory:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        synchronize(self.device)
+        try:
+            synchronize(self.device)
+        finally:  # a CUDA error must not leave the sampler polling, nor the region registered
+            if self._thread is not None:
+                self._stop.set()
+                self._thread.join()
+            if self._use_vmhwm and exc_info[0] is not None:
+                _open_vmhwm_regions.remove(self)
+        if exc_info[0] is not None:
+            return
         if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
             self._sample()  # the region's final state, after the GPU has finished
         torch_allocated = torch_reserved = None
         if self._torch_cuda:
@@ -224,9 +231,7 @@ def leak_check(
         quantity = "host_rss_bytes"
         process = psutil.Process()
         read = lambda: process.memory_info().rss
-    for _ in range(warmup_calls):
-        fn()
-    synchronize(device)
+    call_repeatedly(fn, warmup_calls, 0.0, device)
     if quantity == "host_rss_bytes":
         gc.collect()
         _release_free_heap()

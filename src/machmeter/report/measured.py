@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from machmeter.report.units import format_value
-from machmeter.results import ResultSet
+from machmeter.results import ResultPoint, ResultSet
 
 
 def series_label(benchmark: str, params: dict[str, str]) -> str:
@@ -16,22 +16,22 @@ def series_label(benchmark: str, params: dict[str, str]) -> str:
 
 def measured_table(results: ResultSet, commits: list[str], machine: str | None = None) -> str:
     """Values of every series at the given commits (oldest first); skipped series are counted only."""
-    by_series: dict[tuple, dict[str, float | None]] = defaultdict(dict)
+    by_series: dict[tuple, dict[str, ResultPoint]] = defaultdict(dict)
     for point in results.points:
         if point.commit in commits and (machine is None or point.machine == machine):
             key = (point.machine, point.benchmark, tuple(point.params.items()))
-            by_series[key][point.commit] = point.value
+            by_series[key][point.commit] = point
 
     rows = []
     skipped = 0
-    for (series_machine, benchmark, params), values in sorted(by_series.items()):
-        if all(v is not None and v != v for v in values.values()):  # NaN != NaN: skipped everywhere
+    for (series_machine, benchmark, params), points in sorted(by_series.items()):
+        if all(p.skipped for p in points.values()):
             skipped += 1
             continue
         info = results.benchmarks.get(benchmark)
         unit = info.unit if info else ""
         direction = "" if info is None or info.higher_is_better is None else ("↑" if info.higher_is_better else "↓")
-        cells = [format_value(values[c], unit) if c in values else "-" for c in commits]
+        cells = [format_value(points[c].value, unit) if c in points else "-" for c in commits]
         rows.append((series_label(benchmark, dict(params)), direction, series_machine, cells))
 
     header = ["series", "better", "machine", *[c[:8] for c in commits]]

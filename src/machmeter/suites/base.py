@@ -29,12 +29,20 @@ def synchronized_timer() -> float:
     asv's default timer reads the host clock only; CUDA calls return as soon as the work is queued, so
     an unsynchronised ``time_`` benchmark of GPU work measures the launch, not the work.
     """
-    import sys
-
     torch = sys.modules.get("torch")  # never import (or initialise CUDA) just to read a clock
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch is not None and torch.cuda.is_initialized():
         torch.cuda.synchronize()
     return time.perf_counter()
+
+
+def unavailable(name: str, reason: str) -> float:
+    """asv's "skipped" (NaN) for a value this machine cannot measure, with the reason on stderr.
+
+    asv turns NotImplementedError into a skip only when ``setup`` raises it; raised from the
+    benchmark itself it would count as a failure.
+    """
+    print(f"asv: skipped: {name}: {reason}", file=sys.stderr)
+    return math.nan
 
 
 def require_device(device: str):
@@ -162,17 +170,11 @@ class MeasuredSuite(abc.ABC):
         MeasuredSuite._in_setup = self
 
     def metric(self, name: str) -> float:
-        """A measured value, or NaN (asv's "skipped") with the reason on stderr where the machine
-        cannot measure it (no NVML, no CUDA allocator on a CPU).
-
-        asv turns NotImplementedError into a skip only when ``setup`` raises it; raised from the
-        benchmark itself it would count as a failure.
-        """
+        """A measured value, or NaN (asv's "skipped") where the machine cannot measure it (no NVML,
+        no CUDA allocator on a CPU)."""
         value = self.metrics.get(name)
         if value is None:
-            reason = self.metrics.get(f"{name}__unavailable", "not measured on this machine")
-            print(f"asv: skipped: {name}: {reason}", file=sys.stderr)
-            return math.nan
+            return unavailable(name, self.metrics.get(f"{name}__unavailable", "not measured on this machine"))
         return value
 
     # -- live workloads for time_ methods ---------------------------------------------------------

@@ -93,7 +93,9 @@ class EmbeddingSuite(MeasuredSuite):
         with track_memory(device=device) as memory:
             forward()
         peaks = memory.result
-        energy = measure_energy(forward, calls=self.energy_min_calls, device_index=device_index(device))
+        # NVML measures the whole GPU: a CPU run would read the idle card's energy
+        energy = measure_energy(forward, calls=self.energy_min_calls,
+                                device_index=device_index(device)) if device.startswith("cuda") else None
         return {
             "device": device,
             "forward_seconds_samples": list(latency.samples),
@@ -107,7 +109,7 @@ class EmbeddingSuite(MeasuredSuite):
             "peak_nvml_device_bytes__unavailable": "NVML is not available",
             "peak_host_rss_bytes": peaks.host_rss_bytes,
             "joules_per_batch": energy.joules_per_call if energy else None,
-            "joules_per_batch__unavailable": "no NVML energy counter on this machine",
+            "joules_per_batch__unavailable": "GPU energy only: a CPU run, or no NVML energy counter",
         }
 
     # -- asv benchmarks ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 
+from machmeter.suites.base import unavailable
 from machmeter.suites.declare import declare
 
 
@@ -62,21 +63,25 @@ class GpuRunStateSuite(abc.ABC):
         sampler.join()
         return states[0]
 
+    def _field(self, name: str) -> float:
+        value = getattr(self.state, name)
+        return unavailable(name, "NVML does not report it on this GPU") if value is None else value
+
     @declare(kind="state", unit="MHz", higher_is_better=True)
     def track_gpu_sm_clock(self):
-        return self.state.sm_clock_mhz
+        return self._field("sm_clock_mhz")
 
     @declare(kind="state", unit="MHz", higher_is_better=True)
     def track_gpu_memory_clock(self):
-        return self.state.mem_clock_mhz
+        return self._field("mem_clock_mhz")
 
     @declare(kind="state", unit="°C")
     def track_gpu_temperature(self):
-        return self.state.temperature_c
+        return self._field("temperature_c")
 
     @declare(kind="state", unit="W")
     def track_gpu_power(self):
-        return self.state.power_w
+        return self._field("power_w")
 
     @declare(kind="state", unit="throttled (0/1)")
     def track_gpu_throttled(self):

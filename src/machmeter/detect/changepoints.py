@@ -1,0 +1,383 @@
+"""Change points of one benchmark history: where the level of a series changes, in both directions.
+
+``find_change_points(values)`` takes one series ordered by commit (oldest first; ``None`` = failed,
+``NaN`` = skipped, both ignored) and returns a ``ChangePoint`` for every commit where the level moves
+by at least ``min_relative_change``.
+
+How (measured against ``asv.step_detect``, ruptures and E-divisive by ``scripts/changepoint_quality.py``):
+
+1. **Scale.** All-positive series are analysed as ``log(value)``, so multiplicative GPU noise becomes
+   additive and a 5 % step has the same size at every level; other series are divided by their median
+   magnitude.
+2. **Noise.** Single spikes are clipped to ``3 sigma`` around a running median of 5 (winsorised), and
+   the noise ``sigma`` comes from the successive differences of the clipped series (trimmed of the
+   largest 2 %, which are the steps), so it sees the spread of bimodal timings (boost clocks) as noise
+   but neither the steps nor the spikes. A floor of ``1e-9`` keeps constant series (memory) finite.
+3. **Search.** Seeded binary segmentation (Kovács, Li, Bühlmann, Munk, *Biometrika* 2023): the
+   standardised CUSUM ``|mean(left) - mean(right)| / (sigma sqrt(1/n_l + 1/n_r))`` is evaluated at every
+   split of every interval of a deterministic multi-scale cover (lengths shrinking by ``1/sqrt(2)``,
+   half-overlapping), all intervals of one length at once with numpy; the narrowest interval over the
+   threshold gives a change point, intervals that contain it are dropped, and so on
+   ("narrowest over threshold", which keeps neighbouring changes apart).
+4. **Threshold.** Calibrated by simulation (``scripts/changepoint_quality.py --calibrate``) so that a
+   noise-only series of n points yields a change point with probability ``alpha`` (default 1e-3),
+   whatever n: ``threshold = sqrt(2 log n + c)``, fitted for min_segment = 3.
+5. **Clean-up.** Each change point is moved to the best split between its neighbours, then change
+   points whose two neighbouring segments do not differ significantly, or by less than
+   ``min_relative_change`` (medians), are removed one at a time (the weakest first), merging segments,
+   so that two adjacent 3 % steps in one direction can still be reported as one 6 % change.
+
+The result is the list of ``ChangePoint`` (oldest first). ``before``/``after`` are the medians of the
+segments before and after, ``confidence`` is ``1 - p`` of a two-sided Mann-Whitney U test between those
+two segments (distribution-free: it does not trust the noise estimate, so it is lower for short
+segments and small steps; 0.9 is the most 3 points against 3 can give).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["ChangePoint", "find_change_points", "detection_threshold", "estimate_noise"]
+
+# Relative noise below which a series counts as noiseless (log units, i.e. relative).
+NOISE_FLOOR = 1e-9
+# Spikes are clipped to this many sigmas around a running median of RUNNING_MEDIAN_WIDTH points.
+CLIP_SIGMAS = 3.0
+RUNNING_MEDIAN_WIDTH = 5
+# Largest successive differences left out of the noise estimate (they are the steps).
+TRIM_FRACTION = 0.02
+# Seeded intervals shrink by this factor per layer and overlap by half.
+SEED_DECAY = 2 ** -0.5
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    index: int            # position (in the input array) of the first point at the new level
+    previous_index: int   # position of the last valid point at the old level (commit range = previous_index+1 .. index)
+    before: float         # robust level before (median of the segment before)
+    after: float          # robust level after (median of the segment after)
+    relative_change: float  # (after - before) / |before|
+    confidence: float     # 0..1: 1 - two-sided p-value of a Mann-Whitney U test between the two segments
+
+
+# ---------------------------------------------------------------------------------------------------
+# Threshold
+
+
+# Fitted by ``scripts/changepoint_quality.py --calibrate`` (Gaussian noise, min_segment=3): the
+# (1 - alpha) quantile of the largest standardised CUSUM over the seeded intervals of a noise-only
+# series of n points is close to sqrt(2 log n + a + b log(1/alpha)).
+_CALIBRATION = (0.0, 2.0)
+
+
+def detection_threshold(n: int, alpha: float = 1e-3) -> float:
+    """The standardised-CUSUM threshold for a series of ``n`` valid points such that a noise-only
+    series gives a (false) change point with probability about ``alpha``."""
+    a, b = _CALIBRATION
+    return math.sqrt(max(2.0 * math.log(max(n, 2)) + a + b * math.log(1.0 / alpha), 1.0))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Noise
+
+
+def _normal_ppf(p: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(p)
+
+
+def _trimmed_second_moment(q: float) -> float:
+    """E[Z^2 | |Z| <= z] for Z ~ N(0, 1), where z leaves out the fraction q of largest |Z|."""
+    if q <= 0:
+        return 1.0
+    z = _normal_ppf(1.0 - q / 2.0)
+    density = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return 1.0 - 2.0 * z * density / (1.0 - q)
+
+
+def _trimmed_abs_mean(q: float) -> float:
+    """E[|Z| | |Z| <= z] for Z ~ N(0, 1), where z leaves out the fraction q of largest |Z|."""
+    if q <= 0:
+        return math.sqrt(2.0 / math.pi)
+    z = _normal_ppf(1.0 - q / 2.0)
+    density = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return 2.0 * (1.0 / math.sqrt(2.0 * math.pi) - density) / (1.0 - q)
+
+
+def _rough_noise(y: np.ndarray) -> float:
+    """Outlier- and step-proof first guess: trimmed mean of |successive differences| (top 10 % out)."""
+    d = np.abs(np.diff(y))
+    if d.size == 0:
+        return 0.0
+    keep = max(1, int(math.ceil(0.9 * d.size)))
+    kept = np.partition(d, keep - 1)[:keep]
+    q = 1.0 - keep / d.size
+    return float(kept.mean()) / (math.sqrt(2.0) * _trimmed_abs_mean(q))
+
+
+def _running_median(y: np.ndarray, width: int = RUNNING_MEDIAN_WIDTH) -> np.ndarray:
+    half = width // 2
+    if y.size <= half:
+        return np.full_like(y, np.median(y))
+    padded = np.pad(y, half, mode="reflect")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
+    return np.median(windows, axis=1)
+
+
+def _winsorise(y: np.ndarray, sigma: float) -> np.ndarray:
+    centre = _running_median(y)
+    bound = CLIP_SIGMAS * sigma
+    return np.clip(y, centre - bound, centre + bound)
+
+
+def _difference_noise(y: np.ndarray) -> float:
+    """sigma from the successive differences, the largest TRIM_FRACTION left out (steps) and the bias
+    that leaving them out makes for Gaussian noise corrected."""
+    d2 = np.diff(y) ** 2
+    if d2.size == 0:
+        return 0.0
+    drop = int(round(TRIM_FRACTION * d2.size))
+    if drop and d2.size - drop >= 2:
+        d2 = np.partition(d2, d2.size - drop - 1)[: d2.size - drop]
+        q = drop / (d2.size + drop)
+    else:
+        q = 0.0
+    return math.sqrt(float(d2.mean()) / (2.0 * _trimmed_second_moment(q)))
+
+
+def _transform(x: np.ndarray) -> np.ndarray:
+    """Multiplicative scale (log) for positive series, else divided by the median magnitude."""
+    if np.all(x > 0):
+        return np.log(x)
+    scale = float(np.median(np.abs(x)))
+    if scale == 0.0:
+        scale = float(np.max(np.abs(x))) or 1.0
+    return x / scale
+
+
+def estimate_noise(values: Sequence[float | None]) -> float:
+    """The relative noise (sigma of the log values) that ``find_change_points`` would use."""
+    x = _valid(values)[1]
+    if x.size < 3:
+        return 0.0
+    y = _transform(x)
+    rough = max(_rough_noise(y), NOISE_FLOOR)
+    return max(_difference_noise(_winsorise(y, rough)), NOISE_FLOOR)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Search
+
+
+def _seeded_layers(n: int, min_length: int):
+    """(length, starts) of each layer of seeded intervals, the whole series first."""
+    layers = []
+    length = float(n)
+    while True:
+        size = int(round(length))
+        if size < min_length:
+            break
+        count = 2 * int(math.ceil(n / length)) - 1
+        if count <= 1 or size >= n:
+            starts = np.array([0])
+            size = n
+        else:
+            starts = np.unique(np.round(np.linspace(0, n - size, count)).astype(np.int64))
+        layers.append((size, starts))
+        if size == min_length:
+            break
+        length = max(length * SEED_DECAY, min_length)
+    return layers
+
+
+def _scan(prefix: np.ndarray, n: int, min_segment: int, sigma: float):
+    """Best split of every seeded interval: arrays start, end, statistic, split (absolute)."""
+    starts_all, ends_all, stats_all, splits_all = [], [], [], []
+    for length, starts in _seeded_layers(n, 2 * min_segment):
+        k = np.arange(min_segment, length - min_segment + 1)
+        left = prefix[starts[:, None] + k[None, :]] - prefix[starts][:, None]
+        total = (prefix[starts + length] - prefix[starts])[:, None]
+        cusum = left - total * (k / length)[None, :]
+        scale = sigma * np.sqrt(k * (length - k) / length)
+        stat = np.abs(cusum) / scale[None, :]
+        best = np.argmax(stat, axis=1)
+        starts_all.append(starts)
+        ends_all.append(starts + length)
+        stats_all.append(stat[np.arange(starts.size), best])
+        splits_all.append(starts + k[best])
+    return (np.concatenate(starts_all), np.concatenate(ends_all), np.concatenate(stats_all),
+            np.concatenate(splits_all))
+
+
+def _narrowest_over_threshold(starts, ends, stats, splits, threshold: float) -> list[int]:
+    over = stats >= threshold
+    if not over.any():
+        return []
+    starts, ends, stats, splits = starts[over], ends[over], stats[over], splits[over]
+    order = np.lexsort((-stats, ends - starts))  # narrowest first, strongest first among equals
+    starts, ends, splits = starts[order], ends[order], splits[order]
+    alive = np.ones(starts.size, dtype=bool)
+    chosen = []
+    while True:
+        remaining = np.flatnonzero(alive)
+        if remaining.size == 0:
+            break
+        i = remaining[0]
+        tau = int(splits[i])
+        chosen.append(tau)
+        alive &= ~((starts < tau) & (ends > tau))
+    return sorted(chosen)
+
+
+def _best_split(prefix: np.ndarray, lo: int, hi: int, min_segment: int) -> tuple[int, float]:
+    """Split of y[lo:hi] with the largest standardised CUSUM (in units of sigma=1)."""
+    length = hi - lo
+    k = np.arange(min_segment, length - min_segment + 1)
+    left = prefix[lo + k] - prefix[lo]
+    total = prefix[hi] - prefix[lo]
+    stat = np.abs(left - total * k / length) / np.sqrt(k * (length - k) / length)
+    best = int(np.argmax(stat))
+    return lo + int(k[best]), float(stat[best])
+
+
+def _pair_statistic(prefix: np.ndarray, lo: int, tau: int, hi: int, sigma: float) -> float:
+    n1, n2 = tau - lo, hi - tau
+    m1 = (prefix[tau] - prefix[lo]) / n1
+    m2 = (prefix[hi] - prefix[tau]) / n2
+    return abs(m2 - m1) / (sigma * math.sqrt(1.0 / n1 + 1.0 / n2))
+
+
+def _relative(before: float, after: float) -> float:
+    if before == 0.0:
+        return 0.0 if after == 0.0 else math.copysign(math.inf, after)
+    return (after - before) / abs(before)
+
+
+def _prune(x, prefix, taus, sigma, threshold, min_relative_change, min_segment):
+    """Remove, one at a time, the weakest change point whose neighbouring segments are not
+    significantly different or differ by less than min_relative_change; re-place the rest."""
+    taus = list(taus)
+    n = x.size
+    while taus:
+        bounds = [0] + taus + [n]
+        worst, worst_key = None, None
+        for j in range(1, len(bounds) - 1):
+            lo, tau, hi = bounds[j - 1], bounds[j], bounds[j + 1]
+            stat = _pair_statistic(prefix, lo, tau, hi, sigma)
+            before, after = float(np.median(x[lo:tau])), float(np.median(x[tau:hi]))
+            rel = abs(_relative(before, after))
+            if stat < threshold:
+                key = (0, stat)  # not significant: removed first, the weakest first
+            elif rel < min_relative_change:
+                key = (1, rel)   # too small to report: the smallest first
+            else:
+                continue
+            if worst_key is None or key < worst_key:
+                worst, worst_key = j - 1, key
+        if worst is None:
+            break
+        del taus[worst]
+        # Neighbours of the removed point may now sit better elsewhere in the merged segment.
+        bounds = [0] + taus + [n]
+        for j in (worst, worst + 1):
+            if 1 <= j <= len(taus):
+                lo, hi = bounds[j - 1], bounds[j + 1]
+                if hi - lo >= 2 * min_segment:
+                    taus[j - 1] = _best_split(prefix, lo, hi, min_segment)[0]
+    return taus
+
+
+def _mann_whitney_confidence(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import mannwhitneyu
+
+    if np.all(a == a[0]) and np.all(b == b[0]) and a[0] == b[0]:
+        return 0.0
+    try:
+        p = float(mannwhitneyu(a, b, alternative="two-sided", method="auto").pvalue)
+    except ValueError:
+        return 0.0
+    if not math.isfinite(p):
+        return 0.0
+    return min(1.0, max(0.0, 1.0 - p))
+
+
+def _valid(values: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    positions, kept = [], []
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            positions.append(i)
+            kept.append(f)
+    return np.asarray(positions, dtype=np.int64), np.asarray(kept, dtype=np.float64)
+
+
+def find_change_points(values: Sequence[float | None], *, min_relative_change: float = 0.05,
+                       noise: str | float = "auto", min_segment: int = 3,
+                       alpha: float = 1e-3) -> list[ChangePoint]:
+    """Commits where the level of ``values`` (one series, oldest first) changes.
+
+    values: floats; None or NaN (failed or skipped) are ignored, indices still refer to ``values``.
+    min_relative_change: the smallest |after - before| / |before| reported (segment medians).
+    noise: "auto" estimates the relative noise from the series itself (robust to spikes and to
+        bimodal timings); a float gives it instead (sigma of log(value), i.e. relative, for positive
+        series; relative to the median magnitude otherwise).
+    min_segment: fewest valid points on each side of a change point; a series with fewer than
+        2 * min_segment valid points yields nothing.
+    alpha: probability that a noise-only series yields a change point at all (before the
+        min_relative_change floor, which makes false alarms rarer still).
+    """
+    if min_segment < 1:
+        raise ValueError("min_segment must be at least 1")
+    positions, x = _valid(values)
+    n = x.size
+    if n < 2 * min_segment or n < 2:
+        return []
+    y = _transform(x)
+    if noise == "auto":
+        rough = max(_rough_noise(y), NOISE_FLOOR)
+        y = _winsorise(y, rough)
+        sigma = max(_difference_noise(y), NOISE_FLOOR)
+    else:
+        sigma = float(noise)
+        if not sigma > 0:
+            raise ValueError(f"noise must be 'auto' or a positive float, not {noise!r}")
+        y = _winsorise(y, sigma)
+    prefix = np.concatenate(([0.0], np.cumsum(y)))
+    threshold = detection_threshold(n, alpha)
+
+    taus = _narrowest_over_threshold(*_scan(prefix, n, min_segment, sigma), threshold)
+    if not taus:
+        return []
+    # Move each change point to the best split between its neighbours.
+    bounds = [0] + taus + [n]
+    for j in range(1, len(bounds) - 1):
+        lo, hi = bounds[j - 1], bounds[j + 1]
+        if hi - lo >= 2 * min_segment:
+            bounds[j] = _best_split(prefix, lo, hi, min_segment)[0]
+    taus = sorted(set(bounds[1:-1]))
+    taus = _prune(x, prefix, taus, sigma, threshold, min_relative_change, min_segment)
+
+    points = []
+    bounds = [0] + taus + [n]
+    for j in range(1, len(bounds) - 1):
+        lo, tau, hi = bounds[j - 1], bounds[j], bounds[j + 1]
+        before, after = float(np.median(x[lo:tau])), float(np.median(x[tau:hi]))
+        points.append(ChangePoint(
+            index=int(positions[tau]),
+            previous_index=int(positions[tau - 1]),
+            before=before,
+            after=after,
+            relative_change=_relative(before, after),
+            confidence=_mann_whitney_confidence(x[lo:tau], x[tau:hi]),
+        ))
+    return points
