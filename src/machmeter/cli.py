@@ -13,7 +13,7 @@ from machmeter.errors import MachmeterError
 VERBS = {
     "machine": "Write this machine's GPU fingerprint into asv's machine file",
     "check": "Flag slowdowns, memory growth and accuracy drops (exit status 1 when there are regressions)",
-    "demo": "Run this repository's asv suite on the last commits, on this machine, and print what it measured",
+    "demo": "Run this repository's asv suite on its last commits here, print what it measured and the check of the newest commit",
 }
 
 

@@ -61,6 +61,20 @@ def run_asv(project, commits: list[str], machine: str, bench: list[str], quick: 
         os.unlink(hashes.name)
 
 
+def verdict_of_last_commit(project, results, commits: list[str], machine: str) -> str:
+    """What ``machmeter check`` says of the newest commit against the one before it."""
+    from machmeter.config import load_config
+    from machmeter.detect.engine import check_revisions
+    from machmeter.report.verdicts import to_text
+    from machmeter.series import build_series
+    from machmeter.triage import load_triage
+
+    config = load_config(project.root)
+    report = check_revisions(build_series(results, commits, config, machine), commits[-2], commits[-1], config,
+                             load_triage(config.triage_path))
+    return to_text(report)
+
+
 def run(args) -> int:
     from machmeter.commands.machine import update_machine_file
     from machmeter.project import load_project
@@ -83,5 +97,8 @@ def run(args) -> int:
         print(f"machmeter demo: warning: {warning}", file=sys.stderr)
     print()
     print(measured_table(results, commits, machine=machine))
+    if len(commits) >= 2:
+        print(f"\n$ machmeter check --base {commits[-2][:8]} --head {commits[-1][:8]} --machine {machine}")
+        print(verdict_of_last_commit(project, results, commits, machine), end="")
     print(f"\nResults: {project.results_dir}")
     return 0 if status == 0 else 1

@@ -114,7 +114,7 @@ def _rough_noise(y: np.ndarray) -> float:
     d = np.abs(np.diff(y))
     if d.size == 0:
         return 0.0
-    keep = max(1, int(math.ceil(0.9 * d.size)))
+    keep = max(1, min(d.size - 1, int(math.ceil(0.9 * d.size))))
     kept = np.partition(d, keep - 1)[:keep]
     q = 1.0 - keep / d.size
     return float(kept.mean()) / (math.sqrt(2.0) * _trimmed_abs_mean(q))
@@ -141,8 +141,8 @@ def _difference_noise(y: np.ndarray) -> float:
     d2 = np.diff(y) ** 2
     if d2.size == 0:
         return 0.0
-    drop = int(round(TRIM_FRACTION * d2.size))
-    if drop and d2.size - drop >= 2:
+    drop = max(1, int(round(TRIM_FRACTION * d2.size)))
+    if d2.size - drop >= 2:
         d2 = np.partition(d2, d2.size - drop - 1)[: d2.size - drop]
         q = drop / (d2.size + drop)
     else:
@@ -298,7 +298,10 @@ def _mann_whitney_confidence(a: np.ndarray, b: np.ndarray) -> float:
     if np.all(a == a[0]) and np.all(b == b[0]) and a[0] == b[0]:
         return 0.0
     try:
-        p = float(mannwhitneyu(a, b, alternative="two-sided", method="auto").pvalue)
+        # Exact for small segments, ties or not (the tie-corrected normal approximation overstates
+        # the evidence of 3 identical values against 3 others); asymptotic with tie correction above.
+        method = "exact" if max(a.size, b.size) <= 10 else "asymptotic"
+        p = float(mannwhitneyu(a, b, alternative="two-sided", method=method).pvalue)
     except ValueError:
         return 0.0
     if not math.isfinite(p):
