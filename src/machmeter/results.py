@@ -122,15 +122,27 @@ def load_machine(results_dir: str, machine: str) -> dict:
     return data
 
 
-def iter_result_files(results_dir: str):
-    """(machine, path) of every result file, machine folders and files in sorted order."""
+def iter_result_files(results_dir: str, commit_prefixes=None):
+    """(machine, path) of every result file, machine folders and files in sorted order; with
+    ``commit_prefixes``, only files named after one of those commits (asv names them ``<hash>-<env>``)."""
     for machine in sorted(os.listdir(results_dir)):
         folder = os.path.join(results_dir, machine)
         if not os.path.isdir(folder):
             continue
         for name in sorted(os.listdir(folder)):
-            if name.endswith(".json") and name != "machine.json":
-                yield machine, os.path.join(folder, name)
+            if not name.endswith(".json") or name == "machine.json":
+                continue
+            named = name.split("-", 1)[0]
+            if commit_prefixes is not None and not any(c.startswith(named) or named.startswith(c)
+                                                       for c in commit_prefixes):
+                continue
+            yield machine, os.path.join(folder, name)
+
+
+def result_commit_prefixes(results_dir: str) -> set[str]:
+    """The commit-hash prefixes that name result files: what a revision can be resolved against without
+    reading any file."""
+    return {path.rsplit(os.sep, 1)[1].split("-", 1)[0] for _, path in iter_result_files(results_dir)}
 
 
 def _pair(row: dict, low: str, high: str):
@@ -208,16 +220,17 @@ def _parse_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine:
     return points
 
 
-def load_results(results_dir: str) -> ResultSet:
-    """Everything under results_dir. A corrupt result file is skipped with a warning; a missing or
-    corrupt benchmarks.json, or a missing folder, raises ResultsError."""
+def load_results(results_dir: str, commits=None) -> ResultSet:
+    """Everything under results_dir (or only the result files of ``commits``, full hashes or prefixes).
+    A corrupt result file is skipped with a warning; a missing or corrupt benchmarks.json, or a missing
+    folder, raises ResultsError."""
     if not os.path.isdir(results_dir):
         raise ResultsError(results_dir, "results folder not found (run asv first)")
     benchmarks = load_benchmarks(results_dir)
     machines: dict[str, dict] = {}
     points: list[ResultPoint] = []
     warnings: list[str] = []
-    for machine, path in iter_result_files(results_dir):
+    for machine, path in iter_result_files(results_dir, commits):
         if machine not in machines:
             try:
                 machines[machine] = load_machine(results_dir, machine)
@@ -225,7 +238,11 @@ def load_results(results_dir: str) -> ResultSet:
                 warnings.append(f"{error} (skipped)")
                 machines[machine] = {"machine": machine}
         try:
-            points.extend(load_result_file(path, benchmarks, machine))
+            loaded = load_result_file(path, benchmarks, machine)
         except ResultsError as error:
             warnings.append(f"{error} (skipped)")
+            continue
+        if commits is not None:  # a file name carries only a prefix: keep exactly the commits asked for
+            loaded = [p for p in loaded if any(p.commit.startswith(c) for c in commits)]
+        points.extend(loaded)
     return ResultSet(benchmarks, machines, points, warnings)

@@ -4,6 +4,7 @@ benchmarks failing at head), 2 bad input or usage."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from machmeter.errors import MachmeterError
@@ -20,9 +21,9 @@ def add_arguments(parser):
     parser.add_argument("--output", metavar="FILE", help="write the report here instead of standard output")
 
 
-def resolve_revision(revision: str, repo_path: str | None, known_commits: list[str], results_dir: str) -> str:
-    """A full commit hash with results: through git when the repository is there, else by unique prefix."""
-    full = None
+def resolve_revision(revision: str, repo_path: str | None, named_prefixes: set[str], results_dir: str) -> str:
+    """The commit a revision names: a full hash through git when the repository is there, else the
+    revision matched against the hash prefixes that name result files (reading none of them)."""
     if repo_path and "://" not in repo_path:
         import git
 
@@ -32,16 +33,38 @@ def resolve_revision(revision: str, repo_path: str | None, known_commits: list[s
             full = None
         except (git.BadName, ValueError, git.GitCommandError):
             raise MachmeterError(f"{repo_path}: unknown revision {revision!r}") from None
-    if full is None:
-        matches = [c for c in known_commits if c.startswith(revision)]
-        if len(matches) > 1:
-            raise MachmeterError(f"{results_dir}: revision {revision!r} is ambiguous ({len(matches)} commits)")
-        full = matches[0] if matches else None
-        if full is None:
-            raise MachmeterError(f"{results_dir}: no results for revision {revision!r} (and no repository to resolve it)")
-    if full not in known_commits:
-        raise MachmeterError(f"{results_dir}: no results for revision {revision!r} ({full[:8]})")
-    return full
+        if full is not None:
+            if not any(full.startswith(prefix) for prefix in named_prefixes):
+                raise MachmeterError(f"{results_dir}: no results for revision {revision!r} ({full[:8]})")
+            return full
+    matches = [p for p in named_prefixes if p.startswith(revision) or revision.startswith(p)]
+    if not matches:
+        raise MachmeterError(f"{results_dir}: no results for revision {revision!r} (and no repository to resolve it)")
+    if len(matches) > 1:
+        raise MachmeterError(f"{results_dir}: revision {revision!r} is ambiguous ({len(matches)} commits)")
+    return revision if len(revision) > len(matches[0]) else matches[0]
+
+
+def _full_hash(revision: str, commits: set[str], results_dir: str) -> str:
+    found = [c for c in commits if c.startswith(revision)]
+    if len(found) != 1:
+        raise MachmeterError(f"{results_dir}: no results for revision {revision!r}" if not found
+                             else f"{results_dir}: revision {revision!r} is ambiguous ({len(found)} commits)")
+    return found[0]
+
+
+def _load(results_dir: str, machine: str | None, commits=None):
+    from machmeter.results import load_results
+
+    results = load_results(results_dir, commits)
+    for warning in results.warnings:
+        print(f"machmeter check: warning: {warning}", file=sys.stderr)
+    if not results.points:
+        raise MachmeterError(f"{results_dir}: no results to check")
+    if machine and machine not in results.machines:
+        raise MachmeterError(f"{results_dir}: no results for machine {machine!r} "
+                             f"(machines: {', '.join(sorted(results.machines)) or 'none'})")
+    return results
 
 
 def run(args) -> int:
@@ -50,7 +73,7 @@ def run(args) -> int:
     from machmeter.fileio import write_text_atomic
     from machmeter.project import load_project
     from machmeter.report.verdicts import RENDERERS
-    from machmeter.results import load_results
+    from machmeter.results import result_commit_prefixes
     from machmeter.series import build_series, git_commit_order, order_commits
     from machmeter.triage import load_triage
 
@@ -61,27 +84,24 @@ def run(args) -> int:
     project = load_project(args.config)
     config = load_config(project.root)
     acknowledgements = load_triage(config.triage_path)
-    results = load_results(project.results_dir)
-    for warning in results.warnings:
-        print(f"machmeter check: warning: {warning}", file=sys.stderr)
-    if not results.points:
-        raise MachmeterError(f"{project.results_dir}: no results to check")
-    if args.machine and args.machine not in results.machines:
-        raise MachmeterError(f"{project.results_dir}: no results for machine {args.machine!r} "
-                             f"(machines: {', '.join(sorted(results.machines)) or 'none'})")
-
-    git_order = git_commit_order(project.repo, project.branches)
     if args.history:
+        results = _load(project.results_dir, args.machine)
+        git_order = git_commit_order(project.repo, project.branches)
         commits = order_commits(results, git_order)
         if git_order:  # history is the branch's: commits of pull requests are not part of it
             on_branch = set(git_order)
             commits = [c for c in commits if c in on_branch]
         report = check_history(build_series(results, commits, config, args.machine), config, acknowledgements)
     else:
-        known = order_commits(results, git_order)
-        base = resolve_revision(args.base, project.repo, known, project.results_dir)
-        head = resolve_revision(args.head, project.repo, known, project.results_dir)
-        report = check_revisions(build_series(results, known, config, args.machine), base, head, config,
+        # a pull request needs two commits: read only their files, whatever the history's length
+        if not os.path.isdir(project.results_dir):
+            raise MachmeterError(f"{project.results_dir}: results folder not found (run asv first)")
+        named = result_commit_prefixes(project.results_dir)
+        revisions = [resolve_revision(r, project.repo, named, project.results_dir) for r in (args.base, args.head)]
+        results = _load(project.results_dir, args.machine, commits=revisions)
+        present = {p.commit for p in results.points}
+        base, head = (_full_hash(r, present, project.results_dir) for r in revisions)
+        report = check_revisions(build_series(results, [base, head], config, args.machine), base, head, config,
                                  acknowledgements)
     report.machines = {name: info for name, info in results.machines.items()
                        if args.machine is None or name == args.machine}

@@ -1,0 +1,101 @@
+"""``machmeter check`` on results without a repository: synthetic histories and the public mjwarp one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from machmeter.cli import main
+from scripts.synthetic_history import write_asv_results
+
+EXTERNAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "external", "mjwarp-asv")
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    truth = write_asv_results(str(root / "results"), n_commits=80, n_series=24, n_machines=1, seed=7)
+    (root / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "https://example.invalid/p",
+                                                    "results_dir": "results", "branches": ["main"]}))
+    return root, truth
+
+
+def _run(argv, capsys):
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_history_finds_the_labelled_changes_without_a_repository(synthetic, capsys):
+    root, truth = synthetic
+    status, out, _ = _run(["check", "--history", "--config", str(root / "asv.conf.json"), "--format", "json"], capsys)
+    report = json.loads(out)
+    found = report["regressions"] + report["improvements"]
+    big = [(key, change) for key, changes in truth.items() for change in changes if abs(change.relative_change) >= 0.1]
+    assert big, "the synthetic history should hold large changes"
+    hits = 0
+    for (machine, benchmark, params), change in big:
+        hits += any(c["benchmark"] == benchmark and tuple(c["params"].values()) == params and c["machine"] == machine
+                    for c in found)
+    assert hits >= 0.9 * len(big)
+    assert status == (1 if report["regressions"] else 0)
+    assert report["summary"]["series_checked"] == 24
+
+
+def test_pull_request_by_commit_prefix_reads_only_two_commits(synthetic, capsys):
+    root, _ = synthetic
+    names = sorted(os.listdir(root / "results" / "gpu-runner-0"))
+    first, last = names[0].split("-")[0], names[-2].split("-")[0]
+    status, out, err = _run(["check", "--config", str(root / "asv.conf.json"), "--base", first[:6],
+                             "--head", last, "--format", "json"], capsys)
+    report = json.loads(out)
+    assert status in (0, 1) and err == ""
+    assert report["base"].startswith(first[:6]) and len(report["base"]) == 40
+    assert report["summary"]["series_checked"] == 24
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--base", "zzzz", "--head", "zzzz"], "no results for revision 'zzzz'"),
+    (["--history", "--machine", "nowhere"], "no results for machine 'nowhere'"),
+    (["--base", "abc"], "--base needs --head"),
+])
+def test_bad_input_is_one_line_and_exit_2(synthetic, capsys, argv, message):
+    root, _ = synthetic
+    status, out, err = _run(["check", "--config", str(root / "asv.conf.json"), *argv], capsys)
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_corrupt_file_is_skipped_with_a_warning_and_the_rest_checked(synthetic, tmp_path, capsys):
+    root, _ = synthetic
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    victim = sorted((copy / "results" / "gpu-runner-0").glob("*-host-*.json"))[10]
+    victim.write_text(victim.read_text()[:100])
+    status, out, err = _run(["check", "--history", "--config", str(copy / "asv.conf.json")], capsys)
+    assert status in (0, 1)
+    assert f"{victim}: not valid JSON" in err
+    assert "series checked" in out
+
+
+def test_output_file_is_written_whole(synthetic, tmp_path, capsys):
+    root, _ = synthetic
+    target = tmp_path / "out" / "verdicts.md"
+    _run(["check", "--history", "--config", str(root / "asv.conf.json"), "--format", "markdown",
+          "--output", str(target)], capsys)
+    assert target.read_text().startswith("<!-- machmeter -->")
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".machmeter-")]
+
+
+@pytest.mark.skipif(not os.path.isdir(EXTERNAL), reason="shared external results not beside the checkout")
+def test_public_mjwarp_history_checks_without_errors(tmp_path, capsys):
+    status, out, err = _run(["check", "--history", "--config", os.path.join(EXTERNAL, "asv.conf.json"),
+                             "--format", "json"], capsys)
+    assert status in (0, 1), err
+    report = json.loads(out)
+    # 280 series, split further wherever a benchmark's code (asv's version hash) changed
+    assert report["summary"]["series_checked"] >= 280 and report["warnings"] == []
+    assert "adenzler-asv-runner" in report["machines"]
