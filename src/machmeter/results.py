@@ -9,6 +9,7 @@ means the benchmark failed and a bare ``NaN`` that it was skipped.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -39,7 +40,7 @@ class BenchmarkInfo:
         return [dict(zip(self.param_names, combo)) for combo in itertools.product(*self.params)]
 
 
-@dataclass
+@dataclass(slots=True)
 class ResultPoint:
     """One value of one benchmark, parameter combination, machine, environment and commit."""
 
@@ -145,9 +146,28 @@ def result_commit_prefixes(results_dir: str) -> set[str]:
     return {path.rsplit(os.sep, 1)[1].split("-", 1)[0] for _, path in iter_result_files(results_dir)}
 
 
-def _pair(row: dict, low: str, high: str):
-    a, b = row.get(low), row.get(high)
-    return (a, b) if a is not None and b is not None else None
+_STAT_COLUMNS = ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat",
+                 "samples")
+
+
+@functools.lru_cache(maxsize=65536)
+def _combinations_cached(param_names: tuple, param_values: tuple) -> tuple[dict, ...]:
+    return tuple(dict(zip(param_names, combo)) for combo in itertools.product(*param_values)) or ({},)
+
+
+def _combinations(info: BenchmarkInfo | None, param_values: list) -> tuple[dict, ...]:
+    """The params of each value of a row, in asv's itertools.product order; one shared (read-only) dict
+    per combination, since a long history repeats them millions of times."""
+    key = tuple(tuple(values) for values in param_values)
+    return _combinations_cached(tuple(_parameter_names(info, param_values)), key)
+
+
+def _column(row: dict, key: str, length: int) -> list | None:
+    """A per-combination statistics column, padded to ``length`` (None where absent)."""
+    column = row.get(key)
+    if not isinstance(column, list):
+        return None
+    return column + [None] * (length - len(column)) if len(column) < length else column
 
 
 def load_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> list[ResultPoint]:
@@ -181,42 +201,34 @@ def _parse_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine:
         raise ResultsError(path, "result_columns must be a list and results an object")
     machine = machine or data.get("params", {}).get("machine", "")
     points = []
+    env_name, commit, date = data.get("env_name", ""), data["commit_hash"], data.get("date")
     for name, raw_row in data["results"].items():
         if not isinstance(raw_row, list):
             raise ResultsError(path, f"benchmark {name!r}: a result row must be a list")
         row = dict(zip(columns, raw_row))  # asv drops trailing empty columns: zip stops early
-        info = benchmarks.get(name)
         # the row's own params are the truth for that commit (an explicit [] means unparameterised)
+        info = benchmarks.get(name)
         param_values = row["params"] if "params" in row else (list(info.params) if info else [])
-        param_names = _parameter_names(info, param_values)
-        combinations = list(itertools.product(*param_values)) if param_values else [()]
+        combinations = _combinations(info, param_values)
         values = row.get("result")
         if not isinstance(values, list):
             values = [values] * len(combinations)
-        per_combo = {key: row.get(key) for key in
-                     ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat", "samples")}
-        for index, combo in enumerate(combinations):
-            def at(key):
-                sequence = per_combo[key]
-                return sequence[index] if isinstance(sequence, list) and index < len(sequence) else None
-
-            value = values[index] if index < len(values) else None
-            stats = {key: at(key) for key in per_combo}
-            points.append(ResultPoint(
-                benchmark=name,
-                params=dict(zip(param_names, combo)),
-                machine=machine,
-                env_name=data.get("env_name", ""),
-                commit=data["commit_hash"],
-                date=data.get("date"),
-                value=float(value) if isinstance(value, (int, float)) else None,
-                benchmark_version=row.get("version"),
-                ci_99=_pair(stats, "stats_ci_99_a", "stats_ci_99_b"),
-                quartiles=_pair(stats, "stats_q_25", "stats_q_75"),
-                samples=stats["samples"],
-                number=stats["stats_number"],
-                repeat=stats["stats_repeat"],
-            ))
+        columns_of = [_column(row, key, len(combinations)) for key in _STAT_COLUMNS]
+        has_stats = any(column is not None for column in columns_of)
+        version = row.get("version")
+        if len(values) < len(combinations):
+            values = values + [None] * (len(combinations) - len(values))
+        for index, params in enumerate(combinations):
+            value = values[index]
+            point = ResultPoint(name, params, machine, env_name, commit, date,
+                                float(value) if isinstance(value, (int, float)) else None, version)
+            if has_stats:
+                ci_a, ci_b, q_25, q_75, number, repeat, samples = (
+                    None if column is None else column[index] for column in columns_of)
+                point.ci_99 = (ci_a, ci_b) if ci_a is not None and ci_b is not None else None
+                point.quartiles = (q_25, q_75) if q_25 is not None and q_75 is not None else None
+                point.number, point.repeat, point.samples = number, repeat, samples
+            points.append(point)
     return points
 
 

@@ -153,18 +153,22 @@ def order_commits(results: ResultSet, git_order: list[str] | None) -> list[str]:
 def build_series(results: ResultSet, commit_order: list[str], config: MachmeterConfig,
                  machine: str | None = None) -> list[Series]:
     rank = {commit: index for index, commit in enumerate(commit_order)}
-    grouped: dict[SeriesKey, list[ResultPoint]] = defaultdict(list)
+    grouped: dict[tuple, list[ResultPoint]] = defaultdict(list)
+    ignored: dict[str, bool] = {}
     for point in results.points:
         if point.commit not in rank or (machine is not None and point.machine != machine):
             continue
-        if config.ignored(point.benchmark):
+        if ignored.setdefault(point.benchmark, config.ignored(point.benchmark)):
             continue
-        key = SeriesKey(point.benchmark, tuple(point.params.items()), point.machine, point.env_name,
-                        point.benchmark_version)
-        grouped[key].append(point)
+        # the loader shares one params dict per combination: its identity stands for its items
+        grouped[(point.benchmark, id(point.params), point.machine, point.env_name, point.benchmark_version)].append(point)
+    by_key: dict[SeriesKey, list[ResultPoint]] = defaultdict(list)
+    for (benchmark, _, machine_name, env_name, version), points in grouped.items():
+        # equal params held in two dicts (e.g. from two loads) still make one series
+        by_key[SeriesKey(benchmark, tuple(points[0].params.items()), machine_name, env_name, version)] += points
     meanings: dict[str, Meaning] = {}
     series = []
-    for key, points in grouped.items():
+    for key, points in by_key.items():
         if key.benchmark not in meanings:
             meanings[key.benchmark] = resolve_meaning(key.benchmark, results.benchmarks.get(key.benchmark), config)
         points.sort(key=lambda p: rank[p.commit])

@@ -15,17 +15,24 @@ How (measured against ``asv.step_detect``, ruptures and E-divisive by ``scripts/
    but neither the steps nor the spikes. A floor of ``1e-9`` keeps constant series (memory) finite.
 3. **Search.** Seeded binary segmentation (Kovács, Li, Bühlmann, Munk, *Biometrika* 2023): the
    standardised CUSUM ``|mean(left) - mean(right)| / (sigma sqrt(1/n_l + 1/n_r))`` is evaluated at every
-   split of every interval of a deterministic multi-scale cover (lengths shrinking by ``1/sqrt(2)``,
-   half-overlapping), all intervals of one length at once with numpy; the narrowest interval over the
+   split of every interval of a deterministic multi-scale cover (lengths shrinking by ``1/sqrt(2)``
+   down to ``2 * min_segment``, half-overlapping, every start at the shortest lengths so that a big
+   step is split exactly where it is), all intervals of one length at once with numpy; the narrowest
+   interval over the
    threshold gives a change point, intervals that contain it are dropped, and so on
    ("narrowest over threshold", which keeps neighbouring changes apart).
 4. **Threshold.** Calibrated by simulation (``scripts/changepoint_quality.py --calibrate``) so that a
    noise-only series of n points yields a change point with probability ``alpha`` (default 1e-3),
    whatever n: about ``sqrt(2 log n - 0.3 + 2.26 log(1/alpha))``, more for short series.
-5. **Clean-up.** Each change point is moved to the best split between its neighbours, then change
-   points whose two neighbouring segments do not differ significantly, or by less than
-   ``min_relative_change`` (medians), are removed one at a time (the weakest first), merging segments,
-   so that two adjacent 3 % steps in one direction can still be reported as one 6 % change.
+5. **Clean-up.** Each change point is moved to the best split between its neighbours; change points
+   whose neighbouring segments do not differ significantly are removed, the weakest first, merging
+   segments; an excursion of fewer than ``2 * min_segment`` points that comes back to the level it left
+   (a few slow runs in a row) is removed; two steps in one direction with fewer than
+   ``2 * min_segment`` points between them are one change spread over a few commits (its
+   ``previous_index`` is the last point before the ramp, its ``index`` the first after it).
+6. **Floor.** Every change is measured against its own neighbouring segments (segment medians), and
+   only those of at least ``min_relative_change`` are reported: the floor filters, it does not merge,
+   so a 7 % step next to a significant 3 % one is still reported as 7 %.
 
 The result is the list of ``ChangePoint`` (oldest first). ``before``/``after`` are the medians of the
 segments before and after, ``confidence`` is ``1 - p`` of a two-sided Mann-Whitney U test between those
@@ -126,12 +133,13 @@ def _rough_noise(y: np.ndarray) -> float:
 
 
 def _running_median(y: np.ndarray, width: int = RUNNING_MEDIAN_WIDTH) -> np.ndarray:
-    half = width // 2
-    if y.size <= half:
+    """Centred running median; the first and last points take the first and last full window's
+    (so that two spikes among the newest three points are still seen as spikes)."""
+    if y.size < width:
         return np.full_like(y, np.median(y))
-    padded = np.pad(y, half, mode="reflect")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-    return np.median(windows, axis=1)
+    half = width // 2
+    windows = np.lib.stride_tricks.sliding_window_view(y, width)
+    return np.pad(np.median(windows, axis=1), half, mode="edge")
 
 
 def _winsorise(y: np.ndarray, sigma: float) -> np.ndarray:
@@ -179,22 +187,30 @@ def estimate_noise(values: Sequence[float | None]) -> float:
 # Search
 
 
-def _seeded_layers(n: int, min_length: int):
-    """(length, starts) of each layer of seeded intervals, the whole series first."""
+def _seeded_layers(n: int, min_segment: int):
+    """(length, starts) of each layer of seeded intervals, the whole series first.
+
+    Lengths shrink by SEED_DECAY down to 2 * min_segment. Starts are half a length apart, and never
+    further apart than the number of feasible splits of the interval (length - 2 * min_segment + 1),
+    so that every change point is a feasible split of some interval of every length: at the smallest
+    lengths every start is taken, and a big step is found exactly where it is, not split in two.
+    """
     layers = []
+    min_length = 2 * min_segment
     length = float(n)
     while True:
         size = int(round(length))
         if size < min_length:
             break
-        count = 2 * int(math.ceil(n / length)) - 1
-        if count <= 1 or size >= n:
-            starts = np.array([0])
+        if size >= n:
+            starts = np.array([0], dtype=np.int64)
             size = n
         else:
+            spacing = max(1.0, min(size / 2.0, float(size - min_length + 1)))
+            count = int(math.ceil((n - size) / spacing)) + 1
             starts = np.unique(np.round(np.linspace(0, n - size, count)).astype(np.int64))
         layers.append((size, starts))
-        if size == min_length:
+        if size <= min_length:
             break
         length = max(length * SEED_DECAY, min_length)
     return layers
@@ -203,7 +219,7 @@ def _seeded_layers(n: int, min_length: int):
 def _scan(prefix: np.ndarray, n: int, min_segment: int, sigma: float):
     """Best split of every seeded interval: arrays start, end, statistic, split (absolute)."""
     starts_all, ends_all, stats_all, splits_all = [], [], [], []
-    for length, starts in _seeded_layers(n, 2 * min_segment):
+    for length, starts in _seeded_layers(n, min_segment):
         k = np.arange(min_segment, length - min_segment + 1)
         left = prefix[starts[:, None] + k[None, :]] - prefix[starts][:, None]
         total = (prefix[starts + length] - prefix[starts])[:, None]
@@ -265,36 +281,64 @@ def _relative(before: float, after: float) -> float:
 
 def _prune(x, prefix, taus, sigma, threshold, min_relative_change, min_segment):
     """Remove, one at a time, the weakest change point whose neighbouring segments are not
-    significantly different or differ by less than min_relative_change; re-place the rest."""
+    significantly different, re-placing its neighbours in the merged segment; then short excursions
+    that come back to where they were. Returns the change points left (the significant segmentation)."""
     taus = list(taus)
     n = x.size
     while taus:
         bounds = [0] + taus + [n]
-        worst, worst_key = None, None
-        for j in range(1, len(bounds) - 1):
-            lo, tau, hi = bounds[j - 1], bounds[j], bounds[j + 1]
-            stat = _pair_statistic(prefix, lo, tau, hi, sigma)
-            before, after = float(np.median(x[lo:tau])), float(np.median(x[tau:hi]))
-            rel = abs(_relative(before, after))
-            if stat < threshold:
-                key = (0, stat)  # not significant: removed first, the weakest first
-            elif rel < min_relative_change:
-                key = (1, rel)   # too small to report: the smallest first
-            else:
-                continue
-            if worst_key is None or key < worst_key:
-                worst, worst_key = j - 1, key
-        if worst is None:
-            break
+        stats = [_pair_statistic(prefix, bounds[j - 1], bounds[j], bounds[j + 1], sigma)
+                 for j in range(1, len(bounds) - 1)]
+        worst = int(np.argmin(stats))
+        if stats[worst] >= threshold:
+            blip = _transient(x, prefix, taus, sigma, threshold, min_relative_change, min_segment)
+            if blip is None:
+                break
+            # A short excursion that comes back to where it was (a few slow runs in a row): both out.
+            del taus[blip:blip + 2]
+            continue
         del taus[worst]
         # Neighbours of the removed point may now sit better elsewhere in the merged segment.
-        bounds = [0] + taus + [n]
         for j in (worst, worst + 1):
             if 1 <= j <= len(taus):
-                lo, hi = bounds[j - 1], bounds[j + 1]
+                lo = taus[j - 2] if j >= 2 else 0
+                hi = taus[j] if j < len(taus) else n
                 if hi - lo >= 2 * min_segment:
                     taus[j - 1] = _best_split(prefix, lo, hi, min_segment)[0]
     return taus
+
+
+def _changes(x, taus, min_segment):
+    """(first, last) boundary of each change: consecutive boundaries in one direction with a segment
+    of fewer than 2 * min_segment points between them are one change spread over a few commits."""
+    bounds = [0] + list(taus) + [x.size]
+    medians = [float(np.median(x[bounds[j]:bounds[j + 1]])) for j in range(len(bounds) - 1)]
+    groups = []
+    for j in range(len(taus)):
+        up = medians[j + 1] > medians[j]
+        if groups and groups[-1][2] == up and bounds[j + 1] - bounds[j] < 2 * min_segment:
+            groups[-1][1] = j
+        else:
+            groups.append([j, j, up])
+    return [(first, last) for first, last, _ in groups]
+
+
+def _transient(x, prefix, taus, sigma, threshold, min_relative_change, min_segment):
+    """Index j of the first segment [taus[j], taus[j+1]) shorter than 2 * min_segment whose
+    neighbours are at the same level (differ by less than min_relative_change, or not significantly),
+    or None."""
+    bounds = [0] + list(taus) + [x.size]
+    for j in range(len(taus) - 1):
+        lo, a, b, hi = bounds[j], bounds[j + 1], bounds[j + 2], bounds[j + 3]
+        if b - a < 2 * min_segment:
+            before, after = float(np.median(x[lo:a])), float(np.median(x[b:hi]))
+            if abs(_relative(before, after)) < min_relative_change:
+                return j
+            n1, n2 = a - lo, hi - b
+            m1, m2 = (prefix[a] - prefix[lo]) / n1, (prefix[hi] - prefix[b]) / n2
+            if abs(m2 - m1) / (sigma * math.sqrt(1.0 / n1 + 1.0 / n2)) < threshold:
+                return j
+    return None
 
 
 def _mann_whitney_confidence(a: np.ndarray, b: np.ndarray) -> float:
@@ -315,18 +359,22 @@ def _mann_whitney_confidence(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _valid(values: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
-    positions, kept = [], []
-    for i, v in enumerate(values):
-        if v is None:
-            continue
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            positions.append(i)
-            kept.append(f)
-    return np.asarray(positions, dtype=np.int64), np.asarray(kept, dtype=np.float64)
+    """(input positions, values) of the finite values; None, NaN and infinities are left out."""
+    try:
+        array = np.asarray(values, dtype=np.float64)  # None becomes NaN
+    except (TypeError, ValueError):
+        array = np.asarray([_as_float(v) for v in values], dtype=np.float64)
+    if array.ndim != 1:
+        array = array.reshape(-1)
+    keep = np.isfinite(array)
+    return np.flatnonzero(keep).astype(np.int64), array[keep]
+
+
+def _as_float(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def find_change_points(values: Sequence[float | None], *, min_relative_change: float = 0.05,
@@ -375,17 +423,22 @@ def find_change_points(values: Sequence[float | None], *, min_relative_change: f
     taus = sorted(set(bounds[1:-1]))
     taus = _prune(x, prefix, taus, sigma, threshold, min_relative_change, min_segment)
 
+    # Report the changes of the significant segmentation that are big enough: each is measured
+    # against its own neighbouring segments (a 7 % step next to a 3 % one is still 7 %).
     points = []
     bounds = [0] + taus + [n]
-    for j in range(1, len(bounds) - 1):
-        lo, tau, hi = bounds[j - 1], bounds[j], bounds[j + 1]
-        before, after = float(np.median(x[lo:tau])), float(np.median(x[tau:hi]))
+    for first, last in _changes(x, taus, min_segment):
+        lo, start, end, hi = bounds[first], bounds[first + 1], bounds[last + 1], bounds[last + 2]
+        before, after = float(np.median(x[lo:start])), float(np.median(x[end:hi]))
+        relative = _relative(before, after)
+        if abs(relative) < min_relative_change:
+            continue
         points.append(ChangePoint(
-            index=int(positions[tau]),
-            previous_index=int(positions[tau - 1]),
+            index=int(positions[end]),
+            previous_index=int(positions[start - 1]),
             before=before,
             after=after,
-            relative_change=_relative(before, after),
-            confidence=_mann_whitney_confidence(x[lo:tau], x[tau:hi]),
+            relative_change=relative,
+            confidence=_mann_whitney_confidence(x[lo:start], x[end:hi]),
         ))
     return points
