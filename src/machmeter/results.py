@@ -170,9 +170,21 @@ def _column(row: dict, key: str, length: int) -> list | None:
     return column + [None] * (length - len(column)) if len(column) < length else column
 
 
-def load_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> list[ResultPoint]:
+@dataclass(slots=True)
+class ResultFile:
+    """One result file, parsed but not yet spread into points: the rows of each benchmark."""
+
+    path: str
+    machine: str
+    env_name: str
+    commit: str
+    date: int | None
+    rows: list[tuple[str, tuple, list, str | None, dict]]  # (benchmark, combinations, values, version, row)
+
+
+def read_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> ResultFile:
     try:
-        return _parse_result_file(path, benchmarks, machine)
+        return _read_result_file(path, benchmarks, machine)
     except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:
         # a file of the right JSON but the wrong shape: name it, never a traceback
         raise ResultsError(path, f"not an asv result file of format {RESULT_FORMAT_VERSION} "
@@ -186,7 +198,7 @@ def _parameter_names(info: BenchmarkInfo | None, param_values: list) -> list[str
     return [f"param{i + 1}" for i in range(len(param_values))]
 
 
-def _parse_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None) -> list[ResultPoint]:
+def _read_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None) -> ResultFile:
     data = _read_json(path)
     if not isinstance(data, dict):
         raise ResultsError(path, "expected a JSON object")
@@ -199,9 +211,7 @@ def _parse_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine:
     columns = data["result_columns"]
     if not isinstance(columns, list) or not isinstance(data["results"], dict):
         raise ResultsError(path, "result_columns must be a list and results an object")
-    machine = machine or data.get("params", {}).get("machine", "")
-    points = []
-    env_name, commit, date = data.get("env_name", ""), data["commit_hash"], data.get("date")
+    rows = []
     for name, raw_row in data["results"].items():
         if not isinstance(raw_row, list):
             raise ResultsError(path, f"benchmark {name!r}: a result row must be a list")
@@ -213,15 +223,23 @@ def _parse_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine:
         values = row.get("result")
         if not isinstance(values, list):
             values = [values] * len(combinations)
-        columns_of = [_column(row, key, len(combinations)) for key in _STAT_COLUMNS]
-        has_stats = any(column is not None for column in columns_of)
-        version = row.get("version")
         if len(values) < len(combinations):
             values = values + [None] * (len(combinations) - len(values))
+        values = [float(v) if isinstance(v, (int, float)) else None for v in values]
+        rows.append((name, combinations, values, row.get("version"), row))
+    return ResultFile(path, machine or data.get("params", {}).get("machine", ""), data.get("env_name", ""),
+                      data["commit_hash"], data.get("date"), rows)
+
+
+def load_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> list[ResultPoint]:
+    parsed = read_result_file(path, benchmarks, machine)
+    points = []
+    for name, combinations, values, version, row in parsed.rows:
+        columns_of = [_column(row, key, len(combinations)) for key in _STAT_COLUMNS]
+        has_stats = any(column is not None for column in columns_of)
         for index, params in enumerate(combinations):
-            value = values[index]
-            point = ResultPoint(name, params, machine, env_name, commit, date,
-                                float(value) if isinstance(value, (int, float)) else None, version)
+            point = ResultPoint(name, params, parsed.machine, parsed.env_name, parsed.commit, parsed.date,
+                                values[index], version)
             if has_stats:
                 ci_a, ci_b, q_25, q_75, number, repeat, samples = (
                     None if column is None else column[index] for column in columns_of)
@@ -232,6 +250,17 @@ def _parse_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine:
     return points
 
 
+def load_machines(results_dir: str, names, warnings: list[str]) -> dict[str, dict]:
+    machines = {}
+    for name in names:
+        try:
+            machines[name] = load_machine(results_dir, name)
+        except ResultsError as error:
+            warnings.append(f"{error} (skipped)")
+            machines[name] = {"machine": name}
+    return machines
+
+
 def load_results(results_dir: str, commits=None) -> ResultSet:
     """Everything under results_dir (or only the result files of ``commits``, full hashes or prefixes).
     A corrupt result file is skipped with a warning; a missing or corrupt benchmarks.json, or a missing
@@ -239,16 +268,11 @@ def load_results(results_dir: str, commits=None) -> ResultSet:
     if not os.path.isdir(results_dir):
         raise ResultsError(results_dir, "results folder not found (run asv first)")
     benchmarks = load_benchmarks(results_dir)
-    machines: dict[str, dict] = {}
     points: list[ResultPoint] = []
     warnings: list[str] = []
-    for machine, path in iter_result_files(results_dir, commits):
-        if machine not in machines:
-            try:
-                machines[machine] = load_machine(results_dir, machine)
-            except ResultsError as error:
-                warnings.append(f"{error} (skipped)")
-                machines[machine] = {"machine": machine}
+    files = list(iter_result_files(results_dir, commits))
+    machines = load_machines(results_dir, sorted({machine for machine, _ in files}), warnings)
+    for machine, path in files:
         try:
             loaded = load_result_file(path, benchmarks, machine)
         except ResultsError as error:

@@ -14,7 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from machmeter.config import MachmeterConfig
-from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet
+from machmeter.errors import ResultsError
+from machmeter.results import (BenchmarkInfo, ResultPoint, ResultSet, iter_result_files, load_benchmarks,
+                               load_machines, read_result_file)
 
 _THROUGHPUT_UNIT_MARKERS = ("/s", "/day", "per second", "per_second", "throughput", "flop")
 _TIME_UNITS = {"s", "sec", "seconds", "ms", "us", "µs", "ns", "milliseconds", "microseconds"}
@@ -58,16 +60,9 @@ class Meaning:
 class Series:
     key: SeriesKey
     meaning: Meaning
-    points: list[ResultPoint]  # ordered by commit, oldest first
-
-    @property
-    def commits(self) -> list[str]:
-        return [p.commit for p in self.points]
-
-    @property
-    def values(self) -> list[float | None]:
-        """None where the benchmark failed, NaN where it was skipped."""
-        return [p.value for p in self.points]
+    commits: list[str]                       # oldest first
+    values: list[float | None]               # None where the benchmark failed, NaN where it was skipped
+    points: list[ResultPoint] | None = None  # with samples and intervals; absent on the history fast path
 
 
 def default_meaning(info: BenchmarkInfo | None) -> tuple[str, bool, str]:
@@ -172,9 +167,69 @@ def build_series(results: ResultSet, commit_order: list[str], config: MachmeterC
         if key.benchmark not in meanings:
             meanings[key.benchmark] = resolve_meaning(key.benchmark, results.benchmarks.get(key.benchmark), config)
         points.sort(key=lambda p: rank[p.commit])
-        series.append(Series(key, meanings[key.benchmark], points))
-    series.sort(key=lambda s: (s.key.machine, s.key.benchmark, s.key.params, s.key.env_name, str(s.key.version)))
-    return series
+        series.append(Series(key, meanings[key.benchmark], [p.commit for p in points], [p.value for p in points],
+                             points))
+    return _sorted(series)
+
+
+def _sorted(series: list[Series]) -> list[Series]:
+    return sorted(series, key=lambda s: (s.key.machine, s.key.benchmark, s.key.params, s.key.env_name,
+                                         str(s.key.version)))
+
+
+def load_history(results_dir: str, git_order: list[str] | None, config: MachmeterConfig,
+                 machine: str | None = None):
+    """Every series' values in commit order, read straight from the result files.
+
+    The fast path of ``check --history``: a history of 2,000 commits x 900 series holds 1.8 million
+    values, and one ResultPoint object each would cost more than reading the files. Returns
+    (series, benchmarks, machines, warnings); commits off the branch are left out when git_order is given.
+    """
+    if not os.path.isdir(results_dir):
+        raise ResultsError(results_dir, "results folder not found (run asv first)")
+    benchmarks = load_benchmarks(results_dir)
+    warnings: list[str] = []
+    files = [(m, path) for m, path in iter_result_files(results_dir) if machine is None or m == machine]
+    machines = load_machines(results_dir, sorted({m for m, _ in files}), warnings)
+    # spread each file into its series as it is read (holding every parsed file would double the
+    # memory), then put each series in commit order
+    columns: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
+    params_of: dict[int, dict] = {}  # the loader shares one params dict per combination
+    dates: dict[str, int] = {}
+    ignored: dict[str, bool] = {}
+    for machine_name, path in files:
+        try:
+            parsed = read_result_file(path, benchmarks, machine_name)
+        except ResultsError as error:
+            warnings.append(f"{error} (skipped)")
+            continue
+        dates.setdefault(parsed.commit, parsed.date or 0)
+        for name, combinations, values, version, _ in parsed.rows:
+            if ignored.setdefault(name, config.ignored(name)):
+                continue
+            for params, value in zip(combinations, values):
+                params_of[id(params)] = params
+                commits, series_values = columns[(name, id(params), machine_name, parsed.env_name, version)]
+                commits.append(parsed.commit)
+                series_values.append(value)
+    if git_order:  # the branch's first-parent history; commits off it are not part of the history
+        rank = {commit: index for index, commit in enumerate(git_order)}
+    else:
+        rank = {c: i for i, c in enumerate(sorted(dates, key=lambda c: (dates[c], c)))}
+    merged: dict[SeriesKey, list] = defaultdict(list)  # equal params in two dicts still make one series
+    for (name, params_id, machine_name, env_name, version), (commits, values) in columns.items():
+        key = SeriesKey(name, tuple(params_of[params_id].items()), machine_name, env_name, version)
+        merged[key] += [(rank[c], c, v) for c, v in zip(commits, values) if c in rank]
+    meanings: dict[str, Meaning] = {}
+    series = []
+    for key, entries in merged.items():
+        if not entries:
+            continue
+        if key.benchmark not in meanings:
+            meanings[key.benchmark] = resolve_meaning(key.benchmark, benchmarks.get(key.benchmark), config)
+        entries.sort()
+        series.append(Series(key, meanings[key.benchmark], [c for _, c, _ in entries], [v for _, _, v in entries]))
+    return _sorted(series), benchmarks, machines, warnings
 
 
 def is_measured(value: float | None) -> bool:

@@ -74,7 +74,7 @@ def run(args) -> int:
     from machmeter.project import load_project
     from machmeter.report.verdicts import RENDERERS
     from machmeter.results import result_commit_prefixes
-    from machmeter.series import build_series, git_commit_order, order_commits
+    from machmeter.series import build_series, git_commit_order, load_history
     from machmeter.triage import load_triage
 
     if args.base is not None and args.head is None:
@@ -85,13 +85,17 @@ def run(args) -> int:
     config = load_config(project.root)
     acknowledgements = load_triage(config.triage_path)
     if args.history:
-        results = _load(project.results_dir, args.machine)
-        git_order = git_commit_order(project.repo, project.branches)
-        commits = order_commits(results, git_order)
-        if git_order:  # history is the branch's: commits of pull requests are not part of it
-            on_branch = set(git_order)
-            commits = [c for c in commits if c in on_branch]
-        report = check_history(build_series(results, commits, config, args.machine), config, acknowledgements)
+        # the branch's history (commits of pull requests are not part of it), or every commit by date
+        series, _, machines, warnings = load_history(project.results_dir,
+                                                     git_commit_order(project.repo, project.branches),
+                                                     config, args.machine)
+        for warning in warnings:
+            print(f"machmeter check: warning: {warning}", file=sys.stderr)
+        if args.machine and args.machine not in machines:
+            raise MachmeterError(f"{project.results_dir}: no results for machine {args.machine!r}")
+        if not series:
+            raise MachmeterError(f"{project.results_dir}: no results to check")
+        report = check_history(series, config, acknowledgements)
     else:
         # a pull request needs two commits: read only their files, whatever the history's length
         if not os.path.isdir(project.results_dir):
@@ -103,9 +107,9 @@ def run(args) -> int:
         base, head = (_full_hash(r, present, project.results_dir) for r in revisions)
         report = check_revisions(build_series(results, [base, head], config, args.machine), base, head, config,
                                  acknowledgements)
-    report.machines = {name: info for name, info in results.machines.items()
-                       if args.machine is None or name == args.machine}
-    report.warnings = list(results.warnings)
+        machines, warnings = results.machines, results.warnings
+    report.machines = {name: info for name, info in machines.items() if args.machine is None or name == args.machine}
+    report.warnings = list(warnings)
 
     rendered = RENDERERS[args.format](report)
     if args.output:

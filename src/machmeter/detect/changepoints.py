@@ -80,7 +80,9 @@ class ChangePoint:
 # seeded intervals of a noise-only series of n points follows q^2 = 2 log n + A + B log(1/alpha)
 # (alpha 1e-2 and 1e-3); below that the noise estimate itself is uncertain and the tail heavier, which
 # the Student-like factor 1 + (q^2 + 1) / (4 C n) covers (fitted at alpha = 1e-3, n = 12..50, and
-# conservative at n = 8 and for larger alpha). Larger min_segment gives fewer splits: conservative.
+# conservative at n = 8 and for larger alpha). Checked with --calibrate: a noise-only Gaussian series
+# exceeds the threshold with probability 0.0006-0.0014 for n = 8..1000 (alpha = 1e-3); the whole
+# detector, min_segment 1, 2 or 5, n = 20 or 200, yields a change point in <= 0.0013 of them.
 _A, _B, _C = -0.3, 2.26, 1.9
 
 

@@ -110,7 +110,7 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
     """Compare every series at two commits (full hashes), as a pull request needs."""
     report = CheckReport(mode="revisions", base=base, head=head)
     for series in series_list:
-        by_commit = {p.commit: p for p in series.points}
+        by_commit = {p.commit: p for p in series.points or ()}
         before, after = by_commit.get(base), by_commit.get(head)
         if before is None and after is None:
             continue
