@@ -13,31 +13,9 @@ import pytest
 
 from machmeter.results import load_results
 
+from .asv_project import commit_module, create_project
+
 pytestmark = pytest.mark.e2e
-
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=64"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "tinyproj"
-version = "0.0.1"
-"""
-
-ASV_CONF = {
-    "version": 1,
-    "project": "tinyproj",
-    "repo": ".",
-    "branches": ["main"],
-    "environment_type": "host",
-    "plugins": [".machmeter.asv_environment"],
-    "launch_method": "spawn",
-    "benchmark_dir": "benchmarks",
-    "env_dir": ".asv/env",
-    "results_dir": ".asv/results",
-    "html_dir": ".asv/html",
-}
 
 BENCHMARKS = '''\
 import time
@@ -97,33 +75,13 @@ def _module(sleep_s: float, force_error: float) -> str:
         """)
 
 
-def _git(repo, *args):
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t"})
-
-
-def _commit(repo, message, sleep_s, force_error):
-    (repo / "tinyproj" / "__init__.py").write_text(_module(sleep_s, force_error))
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", message)
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def asv_run(tmp_path_factory):
     repo = tmp_path_factory.mktemp("project")
     home = tmp_path_factory.mktemp("home")
-    (repo / "tinyproj").mkdir()
-    (repo / "benchmarks").mkdir()
-    (repo / "pyproject.toml").write_text(PYPROJECT)
-    (repo / "asv.conf.json").write_text(json.dumps(ASV_CONF))
-    (repo / "benchmarks" / "__init__.py").write_text("")
-    (repo / "benchmarks" / "bench_tiny.py").write_text(BENCHMARKS)
-    (repo / ".gitignore").write_text(".asv/\n")
-    _git(repo, "init", "-q", "-b", "main")
-    first = _commit(repo, "fast and accurate", 0.002, 0.010)
-    second = _commit(repo, "slower and less accurate", 0.006, 0.050)
+    create_project(repo, "bench_tiny", BENCHMARKS)
+    first = commit_module(repo, _module(0.002, 0.010), "fast and accurate")
+    second = commit_module(repo, _module(0.006, 0.050), "slower and less accurate")
 
     env = {**os.environ, "HOME": str(home)}
     machine = subprocess.run([sys.executable, "-m", "machmeter", "machine", "--machine", "testbox"],

@@ -43,6 +43,14 @@ def test_single_outlier_spikes_are_not_changes():
     assert find_change_points(values, min_relative_change=0.01) == []
 
 
+@pytest.mark.parametrize("floor", [0.0, 0.05])
+def test_a_few_slow_runs_in_a_row_are_a_transient_not_two_changes(floor):
+    values = noisy([(1.0, 100)], sigma=0.01, seed=9)
+    for i in (40, 41, 42, 43):
+        values[i] *= 1.5   # a busy GPU for four commits
+    assert find_change_points(values, min_relative_change=floor) == []
+
+
 def test_bimodal_noise_only_series_yields_nothing():
     rng = np.random.default_rng(2)
     upper = rng.random(300) < 0.5

@@ -11,6 +11,8 @@ import textwrap
 
 import pytest
 
+from .asv_project import commit_module, create_project
+
 pytestmark = pytest.mark.e2e
 
 BENCHMARKS = '''\
@@ -57,36 +59,14 @@ def _module(step_seconds, force_mae, similarity):
         """)
 
 
-def _git(repo, *args):
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     repo = tmp_path_factory.mktemp("checked")
     home = tmp_path_factory.mktemp("home")
-    (repo / "tinyproj").mkdir()
-    (repo / "benchmarks").mkdir()
-    (repo / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=64"]\n'
-                                         'build-backend = "setuptools.build_meta"\n\n'
-                                         '[project]\nname = "tinyproj"\nversion = "0.0.1"\n')
-    (repo / "asv.conf.json").write_text(json.dumps({
-        "version": 1, "project": "tinyproj", "repo": ".", "branches": ["main"], "environment_type": "host",
-        "plugins": [".machmeter.asv_environment"], "launch_method": "spawn", "benchmark_dir": "benchmarks",
-        "env_dir": ".asv/env", "results_dir": ".asv/results", "html_dir": ".asv/html"}))
-    (repo / "benchmarks" / "__init__.py").write_text("")
-    (repo / "benchmarks" / "bench_model.py").write_text(BENCHMARKS)
-    (repo / ".gitignore").write_text(".asv/\n")
-    (repo / "tinyproj" / "__init__.py").write_text(_module(0.004, 0.010, 0.999))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "baseline")
-    base = _git(repo, "rev-parse", "HEAD")
-    (repo / "tinyproj" / "__init__.py").write_text(_module(0.008, 0.030, 0.999))  # 2x slower, 3x worse forces
-    _git(repo, "commit", "-q", "-am", "faster kernels (not really)")
-    head = _git(repo, "rev-parse", "HEAD")
+    create_project(repo, "bench_model", BENCHMARKS)
+    base = commit_module(repo, _module(0.004, 0.010, 0.999), "baseline")
+    # 2x slower, 3x worse forces
+    head = commit_module(repo, _module(0.008, 0.030, 0.999), "faster kernels (not really)")
     env = {**os.environ, "HOME": str(home)}
     subprocess.run([sys.executable, "-m", "machmeter", "machine", "--machine", "box"], cwd=repo, env=env,
                    check=True, capture_output=True)
