@@ -174,3 +174,8 @@ def test_asv_continuous_runs_in_the_host_environment(asv_run):
                          capture_output=True, text=True, timeout=600)
     assert "PERFORMANCE DECREASED" in run.stdout, run.stdout + run.stderr
     assert run.returncode == 1  # asv's own verdict on the 3x slower commit
+    check = subprocess.run([sys.executable, "-m", "machmeter", "check", "--base", "main~1", "--head", "main",
+                            "--format", "json"], cwd=asv_run["repo"], capture_output=True, text=True, timeout=300)
+    assert check.returncode == 1, check.stderr
+    flagged = {c["benchmark"] for c in json.loads(check.stdout)["regressions"]}
+    assert {"bench_tiny.Work.time_work", "bench_tiny.Work.track_force_error"} <= flagged

@@ -113,6 +113,21 @@ def test_noiseless_step_with_minimal_segments():
     assert 0.0 <= points[0].confidence <= 0.9 + 1e-9   # 3 points against 3: the rank test's best
 
 
+def test_each_change_is_measured_against_its_own_neighbours():
+    # a 7 % step between two significant 3 % ones is reported as 7 %, not diluted by them
+    values = noisy([(1.0, 60), (1.03, 60), (1.1021, 60), (1.069, 60)], sigma=0.003, seed=10)
+    points = find_change_points(values)
+    assert [(p.index, round(p.relative_change, 2)) for p in points] == [(120, 0.07)]
+
+
+def test_a_creep_of_small_steps_in_one_direction_is_one_change():
+    values = noisy([(1.0, 60), (1.03, 60), (1.0609, 60)], sigma=0.003, seed=11)
+    points = find_change_points(values)   # each step 3 %, together 6 %
+    assert len(points) == 1
+    assert (points[0].previous_index, points[0].index) == (59, 120)   # the whole run
+    assert points[0].relative_change == pytest.approx(0.061, abs=0.005)
+
+
 def test_confidence_is_between_0_and_1_and_higher_for_bigger_steps():
     small = find_change_points(noisy([(1.0, 50), (1.05, 50)], sigma=0.03, seed=6), min_relative_change=0.02)
     big = find_change_points(noisy([(1.0, 50), (1.15, 50)], sigma=0.03, seed=6), min_relative_change=0.02)

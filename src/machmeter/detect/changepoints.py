@@ -32,7 +32,9 @@ How (measured against ``asv.step_detect``, ruptures and E-divisive by ``scripts/
    ``previous_index`` is the last point before the ramp, its ``index`` the first after it).
 6. **Floor.** Every change is measured against its own neighbouring segments (segment medians), and
    only those of at least ``min_relative_change`` are reported: the floor filters, it does not merge,
-   so a 7 % step next to a significant 3 % one is still reported as 7 %.
+   so a 7 % step next to a significant 3 % one is still reported as 7 %. A run of significant changes
+   in one direction, each below the floor but together above it (a creep: +3 % then +3 %, or a slow
+   drift), is reported once, from the last point before the run to the first after it.
 
 The result is the list of ``ChangePoint`` (oldest first). ``before``/``after`` are the medians of the
 segments before and after, ``confidence`` is ``1 - p`` of a two-sided Mann-Whitney U test between those
@@ -426,15 +428,38 @@ def find_change_points(values: Sequence[float | None], *, min_relative_change: f
     taus = _prune(x, prefix, taus, sigma, threshold, min_relative_change, min_segment)
 
     # Report the changes of the significant segmentation that are big enough: each is measured
-    # against its own neighbouring segments (a 7 % step next to a 3 % one is still 7 %).
-    points = []
+    # against its own neighbouring segments (a 7 % step next to a 3 % one is still 7 %). A run of
+    # significant changes in one direction, each below the floor but together above it (a creep),
+    # is reported once, over the whole run.
     bounds = [0] + taus + [n]
-    for first, last in _changes(x, taus, min_segment):
+
+    def measure(first: int, last: int):
         lo, start, end, hi = bounds[first], bounds[first + 1], bounds[last + 1], bounds[last + 2]
         before, after = float(np.median(x[lo:start])), float(np.median(x[end:hi]))
-        relative = _relative(before, after)
-        if abs(relative) < min_relative_change:
-            continue
+        return (lo, start, end, hi), before, after, _relative(before, after)
+
+    selected: list[tuple[int, int]] = []
+    run: list[tuple[int, int, float]] = []
+
+    def close_run() -> None:
+        if len(run) >= 2 and abs(measure(run[0][0], run[-1][1])[3]) >= min_relative_change:
+            selected.append((run[0][0], run[-1][1]))
+        run.clear()
+
+    for first, last in _changes(x, taus, min_segment):
+        relative = measure(first, last)[3]
+        if abs(relative) >= min_relative_change:
+            close_run()
+            selected.append((first, last))
+        else:
+            if run and (run[-1][2] > 0) != (relative > 0):
+                close_run()
+            run.append((first, last, relative))
+    close_run()
+
+    points = []
+    for first, last in selected:
+        (lo, start, end, hi), before, after, relative = measure(first, last)
         points.append(ChangePoint(
             index=int(positions[end]),
             previous_index=int(positions[start - 1]),
