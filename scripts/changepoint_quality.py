@@ -440,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows[name] = evaluate(name, series)
         sys.stdout.flush()
         print(f"  {name}: {rows[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
-    print_table(rows, HEADLINE, "headline (F1>=5%: changes >= 5 % at floor 1.5 % / at floor 5 %; R3%: recall of "
+    print_table(rows, HEADLINE, f"headline (F1>=5%: changes >= 5 % at floor {SENSITIVE_FLOOR:.1%} / at floor {DEFAULT_FLOOR:.0%}; R3%: recall of "
                                 "3 % changes; FA/10k: false alarms per 10,000 noise-only series-commits)")
     print_table(rows, BREAKDOWN, "recall per magnitude and direction, precision per direction (floor 1.5 %)")
     print_table(rows, FALSE_ALARMS, "false alarms per 10,000 series-commits of noise-only series, per kind (floor 1.5 %)")

@@ -167,3 +167,15 @@ def test_quality_on_a_small_labelled_set():
     overall = score(series, predictions)
     assert overall["FA/10k"] <= 5.0, overall
     assert overall["R10%"] >= 0.95, overall
+
+
+def test_fast_rank_test_matches_scipy():
+    from scipy.stats import mannwhitneyu
+
+    from machmeter.detect.changepoints import _mann_whitney_asymptotic_p
+
+    rng = np.random.default_rng(3)
+    for shift in (0.0, 0.2, 1.0):
+        a, b = np.round(rng.normal(0, 1, 40), 1), np.round(rng.normal(shift, 1, 70), 1)  # rounded: ties
+        expected = mannwhitneyu(a, b, alternative="two-sided", method="asymptotic").pvalue
+        assert _mann_whitney_asymptotic_p(a, b) == pytest.approx(expected, rel=1e-9)

@@ -352,14 +352,34 @@ def _mann_whitney_confidence(a: np.ndarray, b: np.ndarray) -> float:
         return 0.0
     try:
         # Exact for small segments, ties or not (the tie-corrected normal approximation overstates
-        # the evidence of 3 identical values against 3 others); asymptotic with tie correction above.
-        method = "exact" if max(a.size, b.size) <= 10 else "asymptotic"
-        p = float(mannwhitneyu(a, b, alternative="two-sided", method=method).pvalue)
+        # the evidence of 3 identical values against 3 others); asymptotic with tie correction above,
+        # computed here: scipy's wrapper costs ~1.7 ms a call, a long history has thousands of changes.
+        if max(a.size, b.size) <= 10:
+            p = float(mannwhitneyu(a, b, alternative="two-sided", method="exact").pvalue)
+        else:
+            p = _mann_whitney_asymptotic_p(a, b)
     except ValueError:
         return 0.0
     if not math.isfinite(p):
         return 0.0
     return min(1.0, max(0.0, 1.0 - p))
+
+
+def _mann_whitney_asymptotic_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided p of the Mann-Whitney U test, normal approximation with tie and continuity corrections
+    (what scipy's ``mannwhitneyu(method="asymptotic")`` computes)."""
+    from scipy.stats import rankdata
+
+    n1, n2 = a.size, b.size
+    n = n1 + n2
+    combined = np.concatenate([a, b])
+    u = float(rankdata(combined)[:n1].sum()) - n1 * (n1 + 1) / 2.0
+    _, ties = np.unique(combined, return_counts=True)
+    variance = n1 * n2 / 12.0 * ((n + 1) - float((ties ** 3 - ties).sum()) / (n * (n - 1)))
+    if variance <= 0:
+        return 1.0
+    z = (abs(u - n1 * n2 / 2.0) - 0.5) / math.sqrt(variance)
+    return min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2.0)))
 
 
 def _valid(values: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
