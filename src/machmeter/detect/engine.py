@@ -156,7 +156,7 @@ def check_history(series_list: list[Series], config: MachmeterConfig,
     report = CheckReport(mode="history")
     for series in series_list:
         values = series.values
-        if sum(is_measured(v) for v in values) == 0:
+        if not any(is_measured(v) for v in values):
             report.skipped += 1
             continue
         report.series_checked += 1
