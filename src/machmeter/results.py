@@ -261,24 +261,44 @@ def load_machines(results_dir: str, names, warnings: list[str]) -> dict[str, dic
     return machines
 
 
+@dataclass
+class ResultsFolder:
+    """An asv results folder opened for reading: its benchmarks and machines, and its result files
+    parsed one at a time; files that cannot be used are skipped with a warning."""
+
+    path: str
+    benchmarks: dict[str, BenchmarkInfo]
+    machines: dict[str, dict]
+    files: list[tuple[str, str]]
+    warnings: list[str]
+
+    @classmethod
+    def open(cls, results_dir: str, commits=None, machine: str | None = None) -> "ResultsFolder":
+        if not os.path.isdir(results_dir):
+            raise ResultsError(results_dir, "results folder not found (run asv first)")
+        benchmarks = load_benchmarks(results_dir)
+        files = [(m, path) for m, path in iter_result_files(results_dir, commits) if machine is None or m == machine]
+        warnings: list[str] = []
+        machines = load_machines(results_dir, sorted({m for m, _ in files}), warnings)
+        return cls(results_dir, benchmarks, machines, files, warnings)
+
+    def read(self, parse):
+        """``parse(path, benchmarks, machine)`` of each usable file, in order."""
+        for machine, path in self.files:
+            try:
+                yield parse(path, self.benchmarks, machine)
+            except ResultsError as error:
+                self.warnings.append(f"{error} (skipped)")
+
+
 def load_results(results_dir: str, commits=None) -> ResultSet:
     """Everything under results_dir (or only the result files of ``commits``, full hashes or prefixes).
     A corrupt result file is skipped with a warning; a missing or corrupt benchmarks.json, or a missing
     folder, raises ResultsError."""
-    if not os.path.isdir(results_dir):
-        raise ResultsError(results_dir, "results folder not found (run asv first)")
-    benchmarks = load_benchmarks(results_dir)
+    folder = ResultsFolder.open(results_dir, commits)
     points: list[ResultPoint] = []
-    warnings: list[str] = []
-    files = list(iter_result_files(results_dir, commits))
-    machines = load_machines(results_dir, sorted({machine for machine, _ in files}), warnings)
-    for machine, path in files:
-        try:
-            loaded = load_result_file(path, benchmarks, machine)
-        except ResultsError as error:
-            warnings.append(f"{error} (skipped)")
-            continue
+    for loaded in folder.read(load_result_file):
         if commits is not None:  # a file name carries only a prefix: keep exactly the commits asked for
             loaded = [p for p in loaded if any(p.commit.startswith(c) for c in commits)]
         points.extend(loaded)
-    return ResultSet(benchmarks, machines, points, warnings)
+    return ResultSet(folder.benchmarks, folder.machines, points, folder.warnings)

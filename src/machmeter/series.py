@@ -14,9 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from machmeter.config import MachmeterConfig
-from machmeter.errors import ResultsError
-from machmeter.results import (BenchmarkInfo, ResultPoint, ResultSet, iter_result_files, load_benchmarks,
-                               load_machines, read_result_file)
+from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet, ResultsFolder, read_result_file
 
 _THROUGHPUT_UNIT_MARKERS = ("/s", "/day", "per second", "per_second", "throughput", "flop")
 _TIME_UNITS = {"s", "sec", "seconds", "ms", "us", "µs", "ns", "milliseconds", "microseconds"}
@@ -185,31 +183,21 @@ def load_history(results_dir: str, git_order: list[str] | None, config: Machmete
     values, and one ResultPoint object each would cost more than reading the files. Returns
     (series, benchmarks, machines, warnings); commits off the branch are left out when git_order is given.
     """
-    if not os.path.isdir(results_dir):
-        raise ResultsError(results_dir, "results folder not found (run asv first)")
-    benchmarks = load_benchmarks(results_dir)
-    warnings: list[str] = []
-    files = [(m, path) for m, path in iter_result_files(results_dir) if machine is None or m == machine]
-    machines = load_machines(results_dir, sorted({m for m, _ in files}), warnings)
+    folder = ResultsFolder.open(results_dir, machine=machine)
     # spread each file into its series as it is read (holding every parsed file would double the
     # memory), then put each series in commit order
     columns: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
     params_of: dict[int, dict] = {}  # the loader shares one params dict per combination
     dates: dict[str, int] = {}
     ignored: dict[str, bool] = {}
-    for machine_name, path in files:
-        try:
-            parsed = read_result_file(path, benchmarks, machine_name)
-        except ResultsError as error:
-            warnings.append(f"{error} (skipped)")
-            continue
+    for parsed in folder.read(read_result_file):
         dates.setdefault(parsed.commit, parsed.date or 0)
         for name, combinations, values, version, _ in parsed.rows:
             if ignored.setdefault(name, config.ignored(name)):
                 continue
             for params, value in zip(combinations, values):
                 params_of[id(params)] = params
-                commits, series_values = columns[(name, id(params), machine_name, parsed.env_name, version)]
+                commits, series_values = columns[(name, id(params), parsed.machine, parsed.env_name, version)]
                 commits.append(parsed.commit)
                 series_values.append(value)
     if git_order:  # the branch's first-parent history; commits off it are not part of the history
@@ -226,10 +214,10 @@ def load_history(results_dir: str, git_order: list[str] | None, config: Machmete
         if not entries:
             continue
         if key.benchmark not in meanings:
-            meanings[key.benchmark] = resolve_meaning(key.benchmark, benchmarks.get(key.benchmark), config)
+            meanings[key.benchmark] = resolve_meaning(key.benchmark, folder.benchmarks.get(key.benchmark), config)
         entries.sort()
         series.append(Series(key, meanings[key.benchmark], [c for _, c, _ in entries], [v for _, _, v in entries]))
-    return _sorted(series), benchmarks, machines, warnings
+    return _sorted(series), folder.benchmarks, folder.machines, folder.warnings
 
 
 def is_measured(value: float | None) -> bool:
