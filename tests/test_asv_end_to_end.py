@@ -45,11 +45,16 @@ class Throughput(MeasuredSuite):
 
         require_device(device)
         measurement = time_callable(tinyproj.work, device=device, min_repeats=5, target_time=0.05)
-        return {"per_second": 1.0 / measurement.median}
+        return {"per_second": 1.0 / measurement.median,
+                "per_second__samples": [1.0 / s for s in measurement.samples]}
 
     @declare(kind="throughput", unit="calls/s")
     def track_calls_per_second(self, measured, device):
         return self.metric("per_second")
+
+    @declare(kind="throughput", unit="calls/s")
+    def track_calls_per_second_distribution(self, measured, device):
+        return self.metric_distribution("per_second")
 
     def build(self, device):
         require_device(device)
@@ -137,6 +142,15 @@ def test_live_workload_is_built_before_timing_even_with_quick(asv_run):
     # one sample, no warm-up (--quick): the 0.5 s build would dominate it if it were timed
     assert 0.002 <= timed[first] < 0.25
     assert 0.006 <= timed[second] < 0.25
+
+
+def test_track_distributions_reach_asv_with_statistics(asv_run):
+    results = load_results(str(asv_run["repo"] / ".asv/results"))
+    (point,) = [p for p in results.points if p.benchmark == "bench_tiny.Throughput.track_calls_per_second_distribution"
+                and p.commit == asv_run["commits"][1] and p.params == {"device": "'cpu'"}]
+    assert len(point.samples) >= 5 and all(s > 0 for s in point.samples)  # --record-samples kept them
+    assert point.value == pytest.approx(sorted(point.samples)[len(point.samples) // 2], rel=0.05)  # asv: median
+    assert point.quartiles is not None
 
 
 def test_machine_fingerprint_reaches_every_result(asv_run):

@@ -177,6 +177,16 @@ class MeasuredSuite(abc.ABC):
             return unavailable(name, self.metrics.get(f"{name}__unavailable", "not measured on this machine"))
         return value
 
+    def metric_distribution(self, name: str):
+        """A measured quantity as asv's timing protocol: its per-call samples, from which asv derives
+        the value (their median), a 99% confidence interval and quartiles, and which it stores with
+        ``--record-samples`` — so that checks can test a change instead of trusting one number.
+        Falls back to :meth:`metric` where no samples were measured."""
+        samples = self.metrics.get(f"{name}__samples")
+        if not samples:
+            return self.metric(name)
+        return {"samples": list(samples), "number": 1}
+
     # -- live workloads for time_ methods ---------------------------------------------------------
     _live_cache: ClassVar[dict] = {}
     _in_setup: ClassVar["MeasuredSuite | None"] = None

@@ -98,10 +98,12 @@ class EmbeddingSuite(MeasuredSuite):
                                 device_index=device_index(device)) if device.startswith("cuda") else None
         return {
             "device": device,
-            "forward_seconds_samples": list(latency.samples),
             "sequences_per_second": batch_size / latency.mean,
+            "sequences_per_second__samples": [batch_size / s for s in latency.samples if s > 0],
             "tokens_per_second": batch_size * sequence_length / latency.mean,
+            "tokens_per_second__samples": [batch_size * sequence_length / s for s in latency.samples if s > 0],
             "latency_ms_p50": latency.median * 1e3,
+            "latency_ms_p50__samples": [s * 1e3 for s in latency.samples],
             "latency_ms_p95": latency.p95 * 1e3,
             "peak_torch_allocated_bytes": peaks.torch_allocated_bytes,
             "peak_torch_allocated_bytes__unavailable": "the torch CUDA allocator is not used on CPU",
@@ -120,15 +122,15 @@ class EmbeddingSuite(MeasuredSuite):
 
     @declare(kind="throughput", unit="sequences/s")
     def track_sequences_per_second(self, measured, model, shape, dtype):
-        return self.metric("sequences_per_second")
+        return self.metric_distribution("sequences_per_second")
 
     @declare(kind="throughput", unit="tokens/s")
     def track_tokens_per_second(self, measured, model, shape, dtype):
-        return self.metric("tokens_per_second")
+        return self.metric_distribution("tokens_per_second")
 
     @declare(kind="time", unit="ms")
     def track_latency_p50(self, measured, model, shape, dtype):
-        return self.metric("latency_ms_p50")
+        return self.metric_distribution("latency_ms_p50")
 
     @declare(kind="time", unit="ms")
     def track_latency_p95(self, measured, model, shape, dtype):
