@@ -78,9 +78,11 @@ def _point(commit, date, value, version="v", machine="m"):
 
 
 def test_commit_order_from_git_then_dates():
-    results = ResultSet({}, {}, [_point("c3", 3, 1.0), _point("c1", 1, 1.0), _point("pr", 2, 1.0), _point("c2", 9, 1.0)], [])
-    assert order_commits(results, None) == ["c1", "pr", "c3", "c2"]  # by date alone
-    assert order_commits(results, ["c1", "c2", "c3"]) == ["c1", "c2", "c3", "pr"]  # branch history first
+    dates = {"c3": 3, "c1": 1, "pr": 2, "c2": 9}
+    assert order_commits(dates, None) == ["c1", "pr", "c3", "c2"]  # by date alone
+    assert order_commits(dates, ["c1", "c2", "c3"]) == ["c1", "c2", "c3", "pr"]  # branch history first
+    assert order_commits(dates, ["c1", "c2", "c3"], branch_only=True) == ["c1", "c2", "c3"]
+    assert order_commits(dates, None, branch_only=True) == ["c1", "pr", "c3", "c2"]  # no branch known
 
 
 def test_benchmark_version_change_splits_the_series():

@@ -22,6 +22,13 @@ _MEMORY_UNITS = {"bytes", "b", "kib", "mib", "gib", "kb", "mb", "gb"}
 _ENERGY_UNITS = {"j", "joules", "kj", "wh", "w", "watts"}
 
 
+def series_label(benchmark: str, params: dict[str, str]) -> str:
+    """How a series is named to people: ``bench.Class.track_x(n_atoms=512, device='cuda')``."""
+    if not params:
+        return benchmark
+    return f"{benchmark}({', '.join(f'{k}={v}' for k, v in params.items())})"
+
+
 @dataclass(frozen=True)
 class SeriesKey:
     benchmark: str
@@ -34,11 +41,6 @@ class SeriesKey:
     def params_dict(self) -> dict[str, str]:
         return dict(self.params)
 
-    @property
-    def label(self) -> str:
-        if not self.params:
-            return self.benchmark
-        return f"{self.benchmark}({', '.join(f'{k}={v}' for k, v in self.params)})"
 
 
 @dataclass(frozen=True)
@@ -131,14 +133,14 @@ def git_commit_order(repo_path: str | None, branches) -> list[str] | None:
     return None
 
 
-def order_commits(results: ResultSet, git_order: list[str] | None) -> list[str]:
-    """Every commit that has results, oldest first: by the branch history where the commit is on it,
-    then (commits off the branch, or no repository) by the commit date asv recorded."""
-    dates: dict[str, int] = {}
-    for point in results.points:
-        dates.setdefault(point.commit, point.date or 0)
+def order_commits(dates: dict[str, int], git_order: list[str] | None, branch_only: bool = False) -> list[str]:
+    """The commits of ``dates`` (commit -> date asv recorded), oldest first: by the branch history where
+    the commit is on it, then (commits off the branch, or no repository) by date; ``branch_only`` leaves
+    the commits off a known branch out."""
     position = {commit: index for index, commit in enumerate(git_order or [])}
     on_branch = sorted((c for c in dates if c in position), key=position.__getitem__)
+    if branch_only and git_order:
+        return on_branch
     off_branch = sorted((c for c in dates if c not in position), key=lambda c: (dates[c], c))
     return on_branch + off_branch
 
@@ -200,10 +202,8 @@ def load_history(results_dir: str, git_order: list[str] | None, config: Machmete
                 commits, series_values = columns[(name, id(params), parsed.machine, parsed.env_name, version)]
                 commits.append(parsed.commit)
                 series_values.append(value)
-    if git_order:  # the branch's first-parent history; commits off it are not part of the history
-        rank = {commit: index for index, commit in enumerate(git_order)}
-    else:
-        rank = {c: i for i, c in enumerate(sorted(dates, key=lambda c: (dates[c], c)))}
+    # the branch's first-parent history: commits off it (pull requests) are not part of the history
+    rank = {c: i for i, c in enumerate(order_commits(dates, git_order, branch_only=True))}
     merged: dict[SeriesKey, list] = defaultdict(list)  # equal params in two dicts still make one series
     for (name, params_id, machine_name, env_name, version), (commits, values) in columns.items():
         key = SeriesKey(name, tuple(params_of[params_id].items()), machine_name, env_name, version)

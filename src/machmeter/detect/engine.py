@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from machmeter.config import MachmeterConfig
 from machmeter.detect.compare import DEFAULT_THRESHOLDS, Observation, compare, policy_for
-from machmeter.series import Series, is_measured
+from machmeter.series import Series, is_measured, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
 
 REGRESSION, IMPROVEMENT = "regression", "improvement"
@@ -46,9 +46,7 @@ class Change:
 
     @property
     def label(self) -> str:
-        if not self.params:
-            return self.benchmark
-        return f"{self.benchmark}({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+        return series_label(self.benchmark, self.params)
 
     def to_dict(self) -> dict:
         data = asdict(self)

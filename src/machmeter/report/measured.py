@@ -6,12 +6,7 @@ from collections import defaultdict
 
 from machmeter.report.units import format_value
 from machmeter.results import ResultPoint, ResultSet
-
-
-def series_label(benchmark: str, params: dict[str, str]) -> str:
-    if not params:
-        return benchmark
-    return f"{benchmark}({', '.join(f'{k}={v}' for k, v in params.items())})"
+from machmeter.series import series_label
 
 
 def measured_table(results: ResultSet, commits: list[str], machine: str | None = None) -> str:
