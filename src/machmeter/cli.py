@@ -13,6 +13,7 @@ from machmeter.errors import MachmeterError
 VERBS = {
     "machine": "Write this machine's GPU fingerprint into asv's machine file",
     "check": "Flag slowdowns, memory growth and accuracy drops (exit status 1 when there are regressions)",
+    "comment": "Post the check of a pull request as one comment on it, edited on every run",
     "demo": "Run this repository's asv suite on its last commits here, print what it measured and the check of the newest commit",
 }
 

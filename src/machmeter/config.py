@@ -7,6 +7,7 @@ pyproject.toml there; no file is needed for the defaults.
 [tool.machmeter]
 triage = "benchmarks/triage.toml"        # committed acknowledgements (default: machmeter-triage.toml)
 ignore = ["*.GpuRunState.*"]             # series never reported (fnmatch on the benchmark name)
+site_url = "https://org.github.io/repo"  # the published site: pull-request comments link to its compare page
 
 [tool.machmeter.thresholds]              # minimum relative change reported, per kind
 time = 0.05
@@ -55,6 +56,7 @@ class MachmeterConfig:
     overrides: tuple[BenchmarkOverride, ...] = ()
     ignore: tuple[str, ...] = ()
     triage_path: str | None = None
+    site_url: str | None = None
 
     def override_for(self, benchmark: str) -> BenchmarkOverride | None:
         return next((o for o in self.overrides if fnmatch.fnmatchcase(benchmark, o.pattern)), None)
@@ -77,7 +79,7 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
     def fail(problem: str):
         raise MachmeterError(f"{source}: {problem}")
 
-    unknown = set(table) - {"thresholds", "benchmarks", "ignore", "triage"}
+    unknown = set(table) - {"thresholds", "benchmarks", "ignore", "triage", "site_url"}
     if unknown:
         fail(f"unknown machmeter setting(s): {', '.join(sorted(unknown))}")
     thresholds = table.get("thresholds", {})
@@ -97,12 +99,16 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
     triage = table.get("triage", DEFAULT_TRIAGE_FILE)
     if not isinstance(triage, str):
         fail("triage must be a path")
+    site_url = table.get("site_url")
+    if site_url is not None and not (isinstance(site_url, str) and site_url.startswith(("https://", "http://"))):
+        fail("site_url must be an http(s) URL")
     return MachmeterConfig(
         source=source,
         thresholds={k: float(v) for k, v in thresholds.items()},
         overrides=tuple(overrides),
         ignore=tuple(ignore),
         triage_path=os.path.normpath(os.path.join(root, triage)),
+        site_url=site_url.rstrip("/") if site_url else None,
     )
 
 

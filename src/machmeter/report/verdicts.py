@@ -1,4 +1,6 @@
-"""Renderers of a CheckReport: text (terminal), JSON (machines) and Markdown (pull-request comments).
+"""Renderers of a CheckReport: text (terminal), JSON (machines) and Markdown (the pull-request comment,
+at most GitHub's 65,536 characters), and ``report_from_json``, which reads the JSON back (validated: the
+comment job gets it from an artifact a pull request's run wrote).
 
 JSON schema (``machmeter check --format json``)::
 
@@ -24,8 +26,12 @@ JSON schema (``machmeter check --format json``)::
 from __future__ import annotations
 
 import json
+import math
+import re
 
-from machmeter.detect.engine import Change, CheckReport
+from machmeter import __version__
+from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, CheckReport
+from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
 
 MARKER = "<!-- machmeter -->"
@@ -111,46 +117,251 @@ def to_text(report: CheckReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown_escape(text: str) -> str:
-    """Table-safe Markdown: pipes and backticks in benchmark names or parameters break tables and code."""
-    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
-            .replace("<", "&lt;").replace(">", "&gt;").replace("\n", " "))
+COMMENT_LIMIT = 65_536   # GitHub's largest comment body, in characters
+_CELL_LIMIT = 300        # one pathological benchmark name must not take the whole comment
 
 
-def _markdown_table(changes: list[Change]) -> list[str]:
-    lines = ["| benchmark | parameters | machine | before | after | change | significance |",
-             "|---|---|---|---|---|---|---|"]
-    for c in changes:
-        params = ", ".join(f"{k}={v}" for k, v in c.params.items())
-        significance = c.method if c.confidence is None else f"{c.method}, confidence {c.confidence:.3f}"
-        lines.append("| " + " | ".join(markdown_escape(cell) for cell in (
-            c.benchmark, params, c.machine, format_value(c.before, c.unit), format_value(c.after, c.unit),
-            _percent(c.change), significance)) + " |")
+def markdown_escape(text) -> str:
+    """Markdown of untrusted text: names, parameters and reasons come from results a pull request
+    produced. Pipes and backticks would break tables and code, brackets would make links and images,
+    angle brackets and ampersands HTML."""
+    return (str(text).replace("\\", "\\\\").replace("&", "&amp;").replace("|", "\\|").replace("`", "\\`")
+            .replace("[", "\\[").replace("]", "\\]").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", " ").replace("\n", " "))
+
+
+def _cell(text) -> str:
+    text = str(text)
+    return markdown_escape(text if len(text) <= _CELL_LIMIT else text[:_CELL_LIMIT - 1] + "…")
+
+
+def compare_url(site_url: str, base: str, head: str) -> str:
+    """The site's page comparing two commits (full hashes)."""
+    return f"{site_url.rstrip('/')}/compare.html?base={base}&head={head}"
+
+
+def _gpu(info: dict) -> str:
+    gpu = str(info.get("gpu") or "").strip()
+    return "" if gpu.lower() == "none" else gpu
+
+
+def _machine_cell(machine: str, machines: dict) -> str:
+    gpu = _gpu(machines.get(machine) or {})
+    return f"{machine} ({gpu})" if gpu else machine
+
+
+def _significance(change: Change) -> str:
+    return change.method if change.confidence is None else f"{change.method}, confidence {change.confidence:.3f}"
+
+
+def _markdown_table(changes: list[Change], machines: dict, cap: int | None, more: str,
+                    with_reason: bool = False) -> list[str]:
+    """The table of ``changes`` (the first ``cap`` of them), and a line counting those left out."""
+    shown = changes if cap is None else changes[:cap]
+    lines = []
+    if shown:
+        header = ["benchmark", "parameters", "machine (GPU)", "before → after", "change", "significance"]
+        header += ["acknowledged because"] if with_reason else []
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for c in shown:
+            cells = [_cell(c.benchmark), _cell(", ".join(f"{k}={v}" for k, v in c.params.items())),
+                     _cell(_machine_cell(c.machine, machines)),
+                     f"{_cell(format_value(c.before, c.unit))} → {_cell(format_value(c.after, c.unit))}",
+                     _percent(c.change), _cell(_significance(c))]
+            cells += [_cell(c.acknowledged or "")] if with_reason else []
+            lines.append("| " + " | ".join(cells) + " |")
+    hidden = len(changes) - len(shown)
+    if hidden:
+        lines += [""] if shown else []
+        lines.append(f"_… {hidden} more not shown: {more}_")
     return lines
 
 
-def to_markdown(report: CheckReport) -> str:
+def _fingerprint(machine: str, info: dict) -> str:
+    """GPU, driver, CUDA and torch of one machine (asv's machine.json with machmeter's keys)."""
+    gpu = _gpu(info)
+    parts = [f"{gpu} ×{info['gpu_count']}" if gpu and str(info.get("gpu_count") or "1") not in ("0", "1")
+             else gpu or "no GPU"]
+    parts += [f"{label} {info[key]}" for key, label in (("gpu_driver", "driver"), ("cuda", "CUDA"),
+                                                        ("torch", "torch"), ("cpu", "CPU"))
+              if str(info.get(key) or "").strip()]
+    return f"{_cell(machine)}: " + " · ".join(_cell(part) for part in parts)
+
+
+def _full_report(report: CheckReport, site_url: str | None, details_url: str | None) -> str:
+    """Where the whole report is, for whatever a shortened comment leaves out."""
+    if site_url and report.base and report.head:
+        return f"[the full comparison]({compare_url(site_url, report.base, report.head)})"
+    if details_url:
+        return f"[the full report]({details_url})"
+    if report.base and report.head:
+        return f"`machmeter check --base {report.base[:12]} --head {report.head[:12]}`"
+    return "`machmeter check --history`"
+
+
+def _markdown(report: CheckReport, site_url: str | None, details_url: str | None, cap: int | None,
+              details_cap: int | None) -> str:
+    more = _full_report(report, site_url, details_url)
+    machines = report.machines
     icon = "❌" if report.failed else "✅"
-    lines = [MARKER, f"**machmeter** {icon} {markdown_escape(verdict_line(report))}", ""]
+    revisions = f" · `{report.base[:8]}` → `{report.head[:8]}`" if report.base and report.head else ""
+    lines = [MARKER, f"**machmeter** {icon} {markdown_escape(verdict_line(report))}{revisions}", ""]
     accuracy = [c for c in report.regressions if c.kind == "accuracy"]
     performance = [c for c in report.regressions if c.kind != "accuracy"]
     if performance:
-        lines += ["### Regressions", *_markdown_table(performance), ""]
+        lines += ["### Regressions", "", *_markdown_table(performance, machines, cap, more), ""]
     if accuracy:
-        lines += ["### Accuracy drops", *_markdown_table(accuracy), ""]
+        lines += ["### Accuracy drops", "", *_markdown_table(accuracy, machines, cap, more), ""]
     if report.failures:
-        lines += ["### Failing at head"]
-        lines += [f"- {markdown_escape(f['benchmark'])} on {markdown_escape(f['machine'])}: "
-                  f"{markdown_escape(f['reason'])}" for f in report.failures]
+        shown = report.failures if cap is None else report.failures[:cap]
+        lines += ["### Failing at head", ""]
+        for f in shown:
+            params = ", ".join(f"{k}={v}" for k, v in (f["params"] or {}).items())
+            label = f"{f['benchmark']} ({params})" if params else f["benchmark"]
+            lines.append(f"- {_cell(label)} on {_cell(_machine_cell(f['machine'], machines))}: {_cell(f['reason'])}")
+        if len(shown) < len(report.failures):
+            lines.append(f"- _… {len(report.failures) - len(shown)} more not shown: {more}_")
         lines.append("")
-    if report.improvements or report.acknowledged:
-        lines += ["<details><summary>Improvements and acknowledged changes</summary>", ""]
+    counts = summary(report)
+    if report.improvements or report.acknowledged or counts["unchanged"] or counts["skipped"]:
+        lines += [f"<details><summary>{counts['improvements']} improvement(s), {counts['acknowledged']} acknowledged, "
+                  f"{counts['unchanged']} unchanged, {counts['skipped']} skipped</summary>", ""]
         if report.improvements:
-            lines += ["#### Improvements", *_markdown_table(report.improvements), ""]
+            lines += ["#### Improvements", "", *_markdown_table(report.improvements, machines, details_cap, more), ""]
         if report.acknowledged:
-            lines += ["#### Acknowledged", *_markdown_table(report.acknowledged), ""]
-        lines += ["</details>", ""]
+            lines += ["#### Acknowledged (triage file)", "",
+                      *_markdown_table(report.acknowledged, machines, details_cap, more, with_reason=True), ""]
+        lines += [f"{counts['unchanged']} series unchanged, {counts['skipped']} skipped "
+                  f"(not comparable: a side missing or a series never judged).", "", "</details>", ""]
+    if site_url and report.base and report.head:
+        lines += [f"[Compare `{report.base[:8]}` → `{report.head[:8]}` on the site]"
+                  f"({compare_url(site_url, report.base, report.head)})", ""]
+    elif site_url:
+        lines += [f"[The site]({site_url})", ""]
+    footer = [_fingerprint(name, info if isinstance(info, dict) else {}) for name, info in sorted(machines.items())]
+    lines += ["---", "<sub>" + "<br>".join([*footer, f"machmeter {__version__}"]) + "</sub>", ""]
     return "\n".join(lines)
 
 
+def to_markdown(report: CheckReport, site_url: str | None = None, details_url: str | None = None,
+                limit: int = COMMENT_LIMIT) -> str:
+    """The pull-request comment: verdict, regressions, accuracy drops, the rest folded, the machines'
+    fingerprints; at most ``limit`` characters, shortened with a pointer to the full report."""
+    body = _markdown(report, site_url, details_url, None, None)
+    if len(body) <= limit:
+        return body
+    # improvements and acknowledged changes give way first: regressions are what the comment is for
+    body = _markdown(report, site_url, details_url, None, 0)
+    if len(body) <= limit:
+        return body
+    low, high, best = 0, max(len(report.regressions), len(report.failures)), None
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = _markdown(report, site_url, details_url, middle, 0)
+        if len(candidate) <= limit:
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    if best is not None:
+        return best
+    # not even the verdict and the footer fit (thousands of machines): cut, and say where the rest is
+    note = f"\n\n_… truncated: {_full_report(report, site_url, details_url)}_\n"
+    return _markdown(report, site_url, details_url, 0, 0)[:max(0, limit - len(note))] + note
+
+
 RENDERERS = {"text": to_text, "json": to_json, "markdown": to_markdown}
+
+
+def render(report: CheckReport, fmt: str, site_url: str | None = None, details_url: str | None = None) -> str:
+    if fmt == "markdown":
+        return to_markdown(report, site_url=site_url, details_url=details_url)
+    return RENDERERS[fmt](report)
+
+
+# -- reading a report back: the comment job gets it from an artifact a pull request's run wrote, so
+# every field is checked before use (data only: nothing in it is ever executed or followed)
+
+_HASH = re.compile(r"[0-9a-f]{7,40}")
+_CHANGE_FIELDS = {
+    "benchmark": str, "params": dict, "machine": str, "env_name": str, "commit": str, "commit_range": list,
+    "before": (int, float), "after": (int, float), "change": (int, float), "direction": str, "kind": str,
+    "unit": str, "higher_is_better": bool, "confidence": (int, float, type(None)), "method": str, "reason": str,
+    "acknowledged": (str, type(None)),
+}
+_FAILURE_FIELDS = {"benchmark": str, "params": (dict, type(None)), "machine": str, "commit": str, "reason": str}
+
+
+def _checked(entry, fields: dict, fail, where: str) -> dict:
+    if not isinstance(entry, dict):
+        fail(f"{where} is not an object")
+    for name, kind in fields.items():
+        value = entry.get(name)
+        # a bool is an int to isinstance: only fields declared bool accept one
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            fail(f"{where}.{name} is missing or of the wrong type")
+    params = entry.get("params") or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
+        fail(f"{where}.params must map names to strings")
+    return {name: entry[name] for name in fields}
+
+
+def _commit(value, fail, where: str) -> str:
+    if not (isinstance(value, str) and _HASH.fullmatch(value)):
+        fail(f"{where} is not a commit hash")
+    return value
+
+
+def report_from_json(text: str, source: str) -> CheckReport:
+    """The CheckReport that ``to_json`` wrote, validated field by field; errors name ``source``."""
+    def fail(problem: str):
+        raise MachmeterError(f"{source}: {problem}")
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        fail(f"not valid JSON: {error.msg} at line {error.lineno}")
+    if not isinstance(data, dict) or data.get("mode") not in ("revisions", "history"):
+        fail("not a machmeter check report (expected the JSON of `machmeter check --format json`)")
+    base = None if data.get("base") is None else _commit(data["base"], fail, "base")
+    head = None if data.get("head") is None else _commit(data["head"], fail, "head")
+    if data["mode"] == "revisions" and (base is None or head is None):
+        fail("a comparison report needs base and head")
+    counts = data.get("summary")
+    if not isinstance(counts, dict) or not all(
+            isinstance(counts.get(k), int) and not isinstance(counts.get(k), bool) and counts[k] >= 0
+            for k in ("unchanged", "skipped", "series_checked")):
+        fail("summary needs non-negative unchanged, skipped and series_checked counts")
+    report = CheckReport(mode=data["mode"], base=base, head=head, unchanged=counts["unchanged"],
+                         skipped=counts["skipped"], series_checked=counts["series_checked"])
+    for group in ("regressions", "improvements", "acknowledged"):
+        entries = data.get(group, [])
+        if not isinstance(entries, list):
+            fail(f"{group} is not a list")
+        for index, entry in enumerate(entries):
+            where = f"{group}[{index}]"
+            fields = _checked(entry, _CHANGE_FIELDS, fail, where)
+            if len(fields["commit_range"]) != 2:
+                fail(f"{where}.commit_range needs two commits")
+            _commit(fields["commit"], fail, f"{where}.commit")
+            fields["commit_range"] = tuple(_commit(c, fail, f"{where}.commit_range") for c in fields["commit_range"])
+            if not all(math.isfinite(fields[k]) for k in ("before", "after", "change")):
+                fail(f"{where}: before, after and change must be finite numbers")
+            if fields["direction"] not in (REGRESSION, IMPROVEMENT):
+                fail(f"{where}.direction must be {REGRESSION!r} or {IMPROVEMENT!r}")
+            getattr(report, group).append(Change(**fields))
+    failures = data.get("failures", [])
+    if not isinstance(failures, list):
+        fail("failures is not a list")
+    report.failures = [_checked(entry, _FAILURE_FIELDS, fail, f"failures[{index}]")
+                       for index, entry in enumerate(failures)]
+    machines = data.get("machines", {})
+    if not isinstance(machines, dict) or not all(
+            isinstance(info, dict) and all(isinstance(v, (str, int, float, bool, type(None))) for v in info.values())
+            for info in machines.values()):
+        fail("machines must map names to flat objects (asv's machine.json)")
+    report.machines = machines
+    warnings = data.get("warnings", [])
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        fail("warnings must be a list of strings")
+    report.warnings = warnings
+    return report

@@ -1,0 +1,76 @@
+"""A pull request's comparison: two revisions of an asv project, resolved, loaded and judged.
+
+The one implementation behind ``machmeter check --base/--head`` and ``machmeter comment``, so that the
+comment on a pull request says exactly what the check says.
+"""
+
+from __future__ import annotations
+
+import os
+
+from machmeter.config import MachmeterConfig, load_config
+from machmeter.detect.engine import CheckReport, check_revisions
+from machmeter.errors import MachmeterError
+from machmeter.project import AsvProject
+from machmeter.results import load_results, result_commit_prefixes
+from machmeter.series import build_series
+from machmeter.triage import load_triage
+
+
+def resolve_revision(revision: str, repo_path: str | None, named_prefixes: set[str], results_dir: str) -> str:
+    """The commit a revision names: a full hash through git when the repository is there, else the
+    revision matched against the hash prefixes that name result files (reading none of them)."""
+    if repo_path and "://" not in repo_path:
+        import git
+
+        try:
+            full = git.Repo(repo_path).commit(revision).hexsha
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            full = None
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise MachmeterError(f"{repo_path}: unknown revision {revision!r}") from None
+        if full is not None:
+            if not any(full.startswith(prefix) for prefix in named_prefixes):
+                raise MachmeterError(f"{results_dir}: no results for revision {revision!r} ({full[:8]})")
+            return full
+    matches = [p for p in named_prefixes if p.startswith(revision) or revision.startswith(p)]
+    if not matches:
+        raise MachmeterError(f"{results_dir}: no results for revision {revision!r} (and no repository to resolve it)")
+    if len(matches) > 1:
+        raise MachmeterError(f"{results_dir}: revision {revision!r} is ambiguous ({len(matches)} commits)")
+    return revision if len(revision) > len(matches[0]) else matches[0]
+
+
+def _full_hash(revision: str, commits: set[str], results_dir: str) -> str:
+    found = [c for c in commits if c.startswith(revision)]
+    if len(found) != 1:
+        raise MachmeterError(f"{results_dir}: no results for revision {revision!r}" if not found
+                             else f"{results_dir}: revision {revision!r} is ambiguous ({len(found)} commits)")
+    return found[0]
+
+
+def compare_revisions(project: AsvProject, base: str, head: str, machine: str | None = None,
+                      config: MachmeterConfig | None = None) -> CheckReport:
+    """Every series of the two revisions compared, triage applied; the report carries the machines'
+    fingerprints and the warnings of files that were skipped (the caller shows them)."""
+    config = config if config is not None else load_config(project.root)
+    acknowledgements = load_triage(config.triage_path)
+    results_dir = project.results_dir
+    # a pull request needs two commits: read only their files, whatever the history's length
+    if not os.path.isdir(results_dir):
+        raise MachmeterError(f"{results_dir}: results folder not found (run asv first)")
+    named = result_commit_prefixes(results_dir)
+    revisions = [resolve_revision(r, project.repo, named, results_dir) for r in (base, head)]
+    results = load_results(results_dir, revisions)
+    if not results.points:
+        raise MachmeterError(f"{results_dir}: no results to check")
+    if machine and machine not in results.machines:
+        raise MachmeterError(f"{results_dir}: no results for machine {machine!r} "
+                             f"(machines: {', '.join(sorted(results.machines)) or 'none'})")
+    present = {p.commit for p in results.points}
+    base_hash, head_hash = (_full_hash(r, present, results_dir) for r in revisions)
+    report = check_revisions(build_series(results, [base_hash, head_hash], config, machine), base_hash, head_hash,
+                             config, acknowledgements)
+    report.machines = {name: info for name, info in results.machines.items() if machine is None or name == machine}
+    report.warnings = list(results.warnings)
+    return report

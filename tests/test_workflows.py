@@ -1,0 +1,165 @@
+"""The GitHub workflows in .github/workflows: valid against GitHub's schema, clean under zizmor, and
+holding the security invariants of docs/ci.md (read from the YAML, so an edit that breaks one fails here)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+PR_WORKFLOW, COMMENT_WORKFLOW, NIGHTLY, CI = "pr-benchmarks.yml", "pr-comment.yml", "nightly.yml", "ci.yml"
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def _triggers(workflow: dict) -> dict:
+    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    return {on: None} if isinstance(on, str) else {t: None for t in on} if isinstance(on, list) else on
+
+
+def _steps(job: dict) -> list[dict]:
+    return job.get("steps", [])
+
+
+def _runs(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in _steps(job))
+
+
+def _uses(step: dict, action: str) -> bool:
+    return step.get("uses", "").split("@")[0] == action
+
+
+def test_the_four_workflows_are_there():
+    assert {f.name for f in FILES} == {CI, NIGHTLY, PR_WORKFLOW, COMMENT_WORKFLOW}
+
+
+def test_workflows_validate_against_githubs_schema():
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+                             *map(str, FILES)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _zizmor() -> str:
+    beside = os.path.join(os.path.dirname(sys.executable), "zizmor")
+    found = beside if os.path.isfile(beside) else shutil.which("zizmor")
+    assert found, "zizmor is a test dependency (pip install -e '.[test]')"
+    return found
+
+
+@pytest.mark.parametrize("persona", ["regular", "pedantic"])
+def test_zizmor_finds_nothing_offline(persona):
+    result = subprocess.run([_zizmor(), "--offline", "--no-progress", f"--persona={persona}", str(WORKFLOWS)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0 and "No findings to report" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", [f.name for f in FILES])
+def test_least_privilege_and_pinned_actions(name):
+    text = (WORKFLOWS / name).read_text()
+    workflow = yaml.safe_load(text)
+    assert workflow["permissions"] == {}, "nothing by default: each job says what it needs"
+    for job_name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"{name}: job {job_name} must declare its permissions"
+    assert "pull_request_target" not in text
+    for line in text.splitlines():
+        if "uses:" in line:
+            assert re.search(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
+    # values from events reach scripts through env, never pasted into the script (template injection)
+    for job in workflow["jobs"].values():
+        assert "${{" not in _runs(job), name
+
+
+@pytest.mark.parametrize("name", [f.name for f in FILES])
+def test_checkouts_keep_no_credentials_except_where_results_are_pushed(name):
+    for job_name, job in _load(name)["jobs"].items():
+        writes = job["permissions"].get("contents") == "write"
+        for step in _steps(job):
+            if _uses(step, "actions/checkout"):
+                assert step["with"]["persist-credentials"] is writes, f"{name}: {job_name}"
+
+
+def test_ci_runs_readme_test_command_on_every_push_and_pull_request():
+    readme = (ROOT / "README.md").read_text()
+    blocks = [b.strip() for b in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)]
+    command = next(b for b in blocks if "pytest" in b)
+    workflow = _load(CI)
+    assert set(_triggers(workflow)) == {"push", "pull_request"}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    assert _steps(job)[-1]["run"].strip() == command
+
+
+def test_pull_request_benchmarks_run_without_secrets_or_write_access():
+    text = (WORKFLOWS / PR_WORKFLOW).read_text()
+    workflow = _load(PR_WORKFLOW)
+    assert set(_triggers(workflow)) == {"pull_request"}
+    assert "secrets." not in text and "github.token" not in text and "GITHUB_TOKEN" not in text
+    (job,) = workflow["jobs"].values()
+    assert set(job["permissions"].values()) == {"read"}
+    assert "self-hosted" in job["runs-on"]
+    runs = _runs(job)
+    assert "asv continuous" in runs and "--format json" in runs and "--format markdown" in runs
+    upload = next(s for s in _steps(job) if _uses(s, "actions/upload-artifact"))
+    assert upload["with"]["name"] == "machmeter-report" and "machmeter-report/" in upload["with"]["path"]
+
+
+def test_the_comment_job_never_runs_pull_request_code_and_takes_the_pr_from_the_event():
+    pr_name = _load(PR_WORKFLOW)["name"]
+    workflow = _load(COMMENT_WORKFLOW)
+    triggers = _triggers(workflow)
+    assert list(triggers) == ["workflow_run"]
+    assert triggers["workflow_run"] == {"workflows": [pr_name], "types": ["completed"]}
+    (job,) = workflow["jobs"].values()
+    assert "github.event.workflow_run.event == 'pull_request'" in job["if"]
+    assert job["permissions"] == {"actions": "read", "contents": "read", "pull-requests": "write"}
+    steps = _steps(job)
+    for step in steps:
+        if _uses(step, "actions/checkout"):
+            # the default branch only: no ref or repository of the pull request
+            assert not {"ref", "repository"} & set(step.get("with", {}))
+    install = next(i for i, s in enumerate(steps) if "pip install" in s.get("run", ""))
+    download = next(i for i, s in enumerate(steps) if _uses(s, "actions/download-artifact"))
+    assert install < download, "machmeter is installed before the untrusted artifact lands"
+    artifact = steps[download]["with"]
+    assert artifact["run-id"] == "${{ github.event.workflow_run.id }}" and artifact["path"].startswith("${{ runner.temp }}")
+    post = next(s for s in steps if "machmeter comment" in s.get("run", ""))
+    assert post is steps[-1]
+    # nothing of the artifact runs after the download: only machmeter comment, which reads it as JSON
+    assert [s.get("run", "") for s in steps[download + 1:]] == [post["run"]]
+    assert "--report" in post["run"] and "--pr" not in post["run"]
+    assert "--expect-head" in post["run"] and post["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    assert post["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert "--author \"github-actions[bot]\"" in post["run"]
+
+
+def test_nightly_benchmarks_every_gpu_type_and_one_run_writes_at_a_time():
+    workflow = _load(NIGHTLY)
+    assert set(_triggers(workflow)) == {"schedule", "workflow_dispatch"}
+    assert workflow["concurrency"]["cancel-in-progress"] is False and workflow["concurrency"]["group"]
+    jobs = workflow["jobs"]
+    bench = jobs["benchmark"]
+    entries = bench["strategy"]["matrix"]["include"]
+    assert len(entries) >= 2 and len({e["machine"] for e in entries}) == len(entries)
+    assert all("self-hosted" in e["labels"] for e in entries) and bench["runs-on"] == "${{ matrix.labels }}"
+    assert bench["env"]["MACHINE"] == "${{ matrix.machine }}"
+    runs = _runs(bench)
+    assert 'machmeter machine --machine "$MACHINE"' in runs and 'asv run --machine "$MACHINE"' in runs
+    writers = [name for name, job in jobs.items() if "write" in job["permissions"].values()]
+    assert sorted(writers) == ["deploy", "results"]
+    # the job that may push runs no code of the repository and installs nothing
+    assert not re.search(r"pip|machmeter|asv |python", _runs(jobs["results"]))
+    assert jobs["results"]["needs"] == "benchmark" and jobs["site"]["needs"] == "results"
+    assert "machmeter site --output site" in _runs(jobs["site"])
+    assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert any(_uses(s, "actions/deploy-pages") for s in _steps(jobs["deploy"]))
