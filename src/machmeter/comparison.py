@@ -14,7 +14,7 @@ from machmeter.errors import MachmeterError
 from machmeter.project import AsvProject
 from machmeter.results import load_results, result_commit_prefixes
 from machmeter.series import build_series
-from machmeter.triage import load_triage
+from machmeter.triage import acknowledgements_for_pull_request, load_triage
 
 
 def resolve_revision(revision: str, repo_path: str | None, named_prefixes: set[str], results_dir: str) -> str:
@@ -39,6 +39,18 @@ def resolve_revision(revision: str, repo_path: str | None, named_prefixes: set[s
     if len(matches) > 1:
         raise MachmeterError(f"{results_dir}: revision {revision!r} is ambiguous ({len(matches)} commits)")
     return revision if len(revision) > len(matches[0]) else matches[0]
+
+
+def pull_request_commits(repo_path: str | None, base: str, head: str) -> list[str]:
+    """The commits of ``base..head`` (empty without a local repository, or when git cannot tell)."""
+    if not repo_path or "://" in repo_path:
+        return []
+    import git
+
+    try:
+        return git.Repo(repo_path).git.rev_list(f"{base}..{head}").split()
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+        return []
 
 
 def _full_hash(revision: str, commits: set[str], results_dir: str) -> str:
@@ -69,6 +81,8 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
                              f"(machines: {', '.join(sorted(results.machines)) or 'none'})")
     present = {p.commit for p in results.points}
     base_hash, head_hash = (_full_hash(r, present, results_dir) for r in revisions)
+    acknowledgements = acknowledgements_for_pull_request(
+        acknowledgements, pull_request_commits(project.repo, base_hash, head_hash), head_hash)
     report = check_revisions(build_series(results, [base_hash, head_hash], config, machine), base_hash, head_hash,
                              config, acknowledgements)
     report.machines = {name: info for name, info in results.machines.items() if machine is None or name == machine}

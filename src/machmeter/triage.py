@@ -8,14 +8,16 @@ machine = "h100-runner"          # optional: every machine when omitted
 params = { n_atoms = "4096" }    # optional: only these parameter values (as asv writes them)
 reason = "exact neighbour list: 3% slower, accepted"
 ```
-A change that matches an entry is reported as acknowledged instead of failing the check.
+A change that matches an entry is reported as acknowledged instead of failing the check. In a pull
+request's comparison an entry may name any commit of the pull request (the one that made the change):
+committing the entry makes a new head, which the entry could never name.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from machmeter.config import read_toml
 from machmeter.errors import MachmeterError
@@ -60,3 +62,15 @@ def load_triage(path: str | None) -> list[Acknowledgement]:
 
 def acknowledgement_for(acknowledgements, benchmark, params, machine, commit) -> Acknowledgement | None:
     return next((a for a in acknowledgements if a.matches(benchmark, params, machine, commit)), None)
+
+
+def acknowledgements_for_pull_request(acknowledgements: list[Acknowledgement], pull_request_commits: list[str],
+                                      head: str) -> list[Acknowledgement]:
+    """The entries as they apply to a comparison whose head is ``head``: an entry naming one of the pull
+    request's own commits (``base..head``) acknowledges the change seen at its head."""
+    applied = []
+    for acknowledgement in acknowledgements:
+        applied.append(acknowledgement)
+        if any(commit.startswith(acknowledgement.commit) for commit in pull_request_commits):
+            applied.append(replace(acknowledgement, commit=head))
+    return applied
