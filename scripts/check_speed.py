@@ -1,11 +1,12 @@
-"""Speed of ``machmeter check`` against ``asv publish`` on one large synthetic history, side by side.
+"""Speed of ``machmeter check`` and ``machmeter site`` against ``asv publish`` on one large synthetic
+history, side by side.
 
     python3 scripts/check_speed.py [--commits 2000 --series 300 --machines 3] [--skip-asv-publish]
 
 Writes a labelled asv results folder (scripts/synthetic_history.py) for a scratch git repository whose
 first-parent history has exactly those commits (asv publish needs the repository), then times, each in
 a fresh process and with its peak memory: ``machmeter check --history``, ``machmeter check --base
---head`` (first vs last commit) and ``asv publish``. Prints a table and the ratios.
+--head`` (first vs last commit), ``machmeter site`` and ``asv publish``. Prints a table and the ratios.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def main() -> int:
         "machmeter check --history": machmeter + ["--history", "--format", "json", "--output", "verdicts.json"],
         "machmeter check --base --head": machmeter + ["--base", hashes[0], "--head", hashes[-1], "--format", "json",
                                                       "--output", "pr.json"],
+        "machmeter site": [sys.executable, "-m", "machmeter", "site", "--output", "site"],
     }
     if not args.skip_asv_publish:
         runs["asv publish"] = [sys.executable, "-m", "asv", "publish", "--no-pull"]
@@ -110,6 +112,10 @@ def main() -> int:
         publish = figures["asv publish"][0]
         history = figures["machmeter check --history"][0]
         print(f"\nasv publish / machmeter check --history = {publish / history:.1f}x")
+        site_seconds, site_peak, _ = figures["machmeter site"]
+        publish_peak = figures["asv publish"][1]
+        print(f"asv publish / machmeter site = {publish / site_seconds:.1f}x faster; "
+              f"peak memory machmeter site / asv publish = {site_peak / publish_peak:.2f}")
     with open(os.path.join(root, "verdicts.json")) as stream:
         summary = json.load(stream)["summary"]
     print(f"history verdicts: {summary}")
