@@ -6,6 +6,7 @@ current branch into the project's local results folder, and prints what it measu
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -61,18 +62,30 @@ def run_asv(project, commits: list[str], machine: str, bench: list[str], quick: 
         os.unlink(hashes.name)
 
 
-def verdict_of_last_commit(project, results, commits: list[str], machine: str) -> str:
-    """What ``machmeter check`` says of the newest commit against the one before it."""
-    from machmeter.config import load_config
-    from machmeter.detect.engine import check_revisions
+def verdict_of_last_commit(project, commits: list[str], machine: str) -> str:
+    """What ``machmeter check --base --head`` says of the newest commit against the one before it."""
+    from machmeter.comparison import compare_revisions
     from machmeter.report.verdicts import to_text
-    from machmeter.series import build_series
-    from machmeter.triage import load_triage
 
-    config = load_config(project.root)
-    report = check_revisions(build_series(results, commits, config, machine), commits[-2], commits[-1], config,
-                             load_triage(config.triage_path))
-    return to_text(report)
+    return to_text(compare_revisions(project, commits[-2], commits[-1], machine))
+
+
+def add_sample_history(project, sample_dir: str) -> list[str]:
+    """Copy the committed GPU sample history (asv results of other machines) into the results folder,
+    machine by machine, where that machine has no results yet: the site then shows a real GPU history
+    beside this machine's. Returns the machines added."""
+    import shutil
+
+    if not os.path.isdir(sample_dir):
+        return []
+    added = []
+    for name in sorted(os.listdir(sample_dir)):
+        source = os.path.join(sample_dir, name)
+        target = os.path.join(project.results_dir, name)
+        if os.path.isfile(os.path.join(source, "machine.json")) and not os.path.exists(target):
+            shutil.copytree(source, target)
+            added.append(name)
+    return added
 
 
 def run(args) -> int:
@@ -92,13 +105,23 @@ def run(args) -> int:
     status = run_asv(project, commits, machine, args.bench, args.quick)
     if status != 0:
         print(f"machmeter demo: asv run exited with status {status}; showing what was recorded", file=sys.stderr)
-    results = load_results(project.results_dir)
+    results = load_results(project.results_dir, commits)
     for warning in results.warnings:
         print(f"machmeter demo: warning: {warning}", file=sys.stderr)
     print()
     print(measured_table(results, commits, machine=machine))
     if len(commits) >= 2:
         print(f"\n$ machmeter check --base {commits[-2][:8]} --head {commits[-1][:8]} --machine {machine}")
-        print(verdict_of_last_commit(project, results, commits, machine), end="")
+        print(verdict_of_last_commit(project, commits, machine), end="")
     print(f"\nResults: {project.results_dir}")
+
+    from machmeter.commands.site import build
+
+    added = add_sample_history(project, os.path.join(project.root, "docs", "sample-results"))
+    if added:
+        print(f"machmeter demo: the site also shows the GPU sample history of {', '.join(added)} (docs/sample-results)")
+    print("\n$ machmeter site")
+    summary = build(argparse.Namespace(config=project.config_path, output=None, site_url=None, machine=None))
+    print(f"Site: {os.path.join(summary.output_dir, 'index.html')}\n"
+          f"Preview it: machmeter serve --no-build (http://127.0.0.1:8000/); publish the folder on GitHub Pages")
     return 0 if status == 0 else 1
