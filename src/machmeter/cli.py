@@ -14,6 +14,8 @@ VERBS = {
     "machine": "Write this machine's GPU fingerprint into asv's machine file",
     "check": "Flag slowdowns, memory growth and accuracy drops (exit status 1 when there are regressions)",
     "comment": "Post the check of a pull request as one comment on it, edited on every run",
+    "site": "Build the site of the whole benchmark history (static files for GitHub Pages)",
+    "serve": "Build the site and preview it on localhost",
     "demo": "Run this repository's asv suite on its last commits here, print what it measured and the check of the newest commit",
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -63,6 +64,7 @@ class Series:
     commits: list[str]                       # oldest first
     values: list[float | None]               # None where the benchmark failed, NaN where it was skipped
     points: list[ResultPoint] | None = None  # with samples and intervals; absent on the history fast path
+    stats: "SeriesStats | None" = None       # asv's CI and quartiles per value: read_history(stats=True)
 
 
 def default_meaning(info: BenchmarkInfo | None) -> tuple[str, bool, str]:
@@ -177,6 +179,71 @@ def _sorted(series: list[Series]) -> list[Series]:
                                          str(s.key.version)))
 
 
+@dataclass
+class SeriesStats:
+    """asv's statistics of each value of a series (``read_history(stats=True)``), aligned with
+    ``Series.values``: the 99% confidence interval (``stats_ci_99_a/b``) and the quartiles
+    (``stats_q_25/75``); NaN where asv stored none (failed, skipped, track_ benchmarks, old results)."""
+
+    ci_99_low: array
+    ci_99_high: array
+    q_25: array
+    q_75: array
+
+    def __getitem__(self, index: slice) -> "SeriesStats":
+        return SeriesStats(self.ci_99_low[index], self.ci_99_high[index], self.q_25[index], self.q_75[index])
+
+
+@dataclass
+class History:
+    """What ``read_history`` read: the series, and every commit in the order they were put in."""
+
+    series: list[Series]
+    benchmarks: dict[str, BenchmarkInfo]
+    machines: dict[str, dict]
+    warnings: list[str]
+    commits: list[str]        # every commit kept, in series order (oldest first)
+    dates: dict[str, int]     # commit -> the date asv recorded (ms since the epoch; 0 where it had none)
+    branch_length: int        # commits[:branch_length] are the branch's history, the rest are off it
+
+
+_STAT_KEYS = ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75")
+_NAN = float("nan")
+
+
+def _row_stats(row: dict, count: int) -> array | None:
+    """asv's statistics of one result row as one array: the ``count`` values of each of _STAT_KEYS in
+    turn (NaN where asv wrote null or nothing); None when the row has none (a track_ benchmark)."""
+    columns = [row.get(key) for key in _STAT_KEYS]
+    if not any(isinstance(column, list) for column in columns):
+        return None
+    out = array("d")
+    for column in columns:
+        if not isinstance(column, list):
+            out.extend(array("d", [_NAN]) * count)
+            continue
+        column = column[:count]
+        try:  # a number for every value, or null where asv had none (failed, skipped)
+            part = array("d", [_NAN if v is None else v for v in column] if None in column else column)
+        except TypeError:  # anything else in the file: no statistic
+            part = array("d", [float(v) if isinstance(v, (int, float)) else _NAN for v in column])
+        out.extend(part)
+        if len(part) < count:
+            out.extend(array("d", [_NAN]) * (count - len(part)))
+    return out
+
+
+@dataclass(slots=True)
+class _Block:
+    """The rows of one benchmark, parameter set, machine, environment and version, as read: one row of
+    values (and of statistics) per result file; spread into series once every file is read."""
+
+    combinations: tuple
+    commits: list
+    rows: list
+    stats: list | None
+
+
 def load_history(results_dir: str, git_order: list[str] | None, config: MachmeterConfig,
                  machine: str | None = None):
     """Every series' values in commit order, read straight from the result files.
@@ -185,39 +252,86 @@ def load_history(results_dir: str, git_order: list[str] | None, config: Machmete
     values, and one ResultPoint object each would cost more than reading the files. Returns
     (series, benchmarks, machines, warnings); commits off the branch are left out when git_order is given.
     """
+    history = read_history(results_dir, git_order, config, machine)
+    return history.series, history.benchmarks, history.machines, history.warnings
+
+
+def read_history(results_dir: str, git_order: list[str] | None, config: MachmeterConfig,
+                 machine: str | None = None, *, stats: bool = False, branch_only: bool = True) -> History:
+    """``load_history`` with more: ``stats`` also carries asv's confidence intervals and quartiles
+    (``Series.stats``), ``branch_only=False`` keeps the commits off the branch (pull requests), after
+    the branch's own in every series."""
     folder = ResultsFolder.open(results_dir, machine=machine)
-    # spread each file into its series as it is read (holding every parsed file would double the
-    # memory), then put each series in commit order
-    columns: dict[tuple, tuple[list, list]] = defaultdict(lambda: ([], []))
-    params_of: dict[int, dict] = {}  # the loader shares one params dict per combination
+    # each file's rows are kept as read (no per-value work while reading), then spread into series
+    blocks: dict[tuple, _Block] = {}
     dates: dict[str, int] = {}
     ignored: dict[str, bool] = {}
     for parsed in folder.read(read_result_file):
         dates.setdefault(parsed.commit, parsed.date or 0)
-        for name, combinations, values, version, _ in parsed.rows:
+        commit, machine_name, env_name = parsed.commit, parsed.machine, parsed.env_name
+        for name, combinations, values, version, row in parsed.rows:
             if ignored.setdefault(name, config.ignored(name)):
                 continue
-            for params, value in zip(combinations, values):
-                params_of[id(params)] = params
-                commits, series_values = columns[(name, id(params), parsed.machine, parsed.env_name, version)]
-                commits.append(parsed.commit)
-                series_values.append(value)
+            # the loader shares one tuple of params dicts per parameter set: its identity stands for it
+            key = (name, id(combinations), machine_name, env_name, version)
+            block = blocks.get(key)
+            if block is None:
+                block = blocks[key] = _Block(combinations, [], [], [] if stats else None)
+            block.commits.append(commit)
+            block.rows.append(values)
+            if stats:
+                block.stats.append(_row_stats(row, len(combinations)))
     # the branch's first-parent history: commits off it (pull requests) are not part of the history
-    rank = {c: i for i, c in enumerate(order_commits(dates, git_order, branch_only=True))}
-    merged: dict[SeriesKey, list] = defaultdict(list)  # equal params in two dicts still make one series
-    for (name, params_id, machine_name, env_name, version), (commits, values) in columns.items():
-        key = SeriesKey(name, tuple(params_of[params_id].items()), machine_name, env_name, version)
-        merged[key] += [(rank[c], c, v) for c, v in zip(commits, values) if c in rank]
+    order = order_commits(dates, git_order, branch_only=branch_only)
+    on_branch = set(git_order or ())
+    branch_length = sum(1 for c in order if c in on_branch) if on_branch else len(order)
+    rank = {c: i for i, c in enumerate(order)}
+    keys_of: dict[int, list[SeriesKey]] = {}
+    sources: dict[SeriesKey, int] = defaultdict(int)  # equal params of two parameter sets make one series
+    for (name, _, machine_name, env_name, version), block in blocks.items():
+        keys = keys_of[id(block)] = [SeriesKey(name, tuple(params.items()), machine_name, env_name, version)
+                                     for params in block.combinations]
+        for key in keys:
+            sources[key] += 1
     meanings: dict[str, Meaning] = {}
     series = []
-    for key, entries in merged.items():
-        if not entries:
+    shared: dict[SeriesKey, list] = defaultdict(list)  # (rank, values, stats) of keys with several sources
+    while blocks:
+        _, block = blocks.popitem()  # each block's rows are freed once its series are made
+        ranks = [rank.get(c, -1) for c in block.commits]
+        kept = sorted((i for i, r in enumerate(ranks) if r >= 0), key=ranks.__getitem__)
+        if not kept:
             continue
+        commits = [block.commits[i] for i in kept]
+        # one transposition per block: every series of the block at once
+        columns = list(zip(*[block.rows[i] for i in kept]))
+        bands = None
+        if block.stats is not None and any(block.stats[i] is not None for i in kept):
+            count = len(block.combinations)
+            missing = array("d", [_NAN]) * (len(_STAT_KEYS) * count)
+            bands = list(zip(*[block.stats[i] if block.stats[i] is not None else missing for i in kept]))
+        for index, key in enumerate(keys_of[id(block)]):
+            stats_of = None if bands is None else SeriesStats(
+                *(array("d", bands[band * count + index]) for band in range(len(_STAT_KEYS))))
+            if sources[key] > 1:
+                shared[key].append(([ranks[i] for i in kept], commits, columns[index], stats_of))
+                continue
+            if key.benchmark not in meanings:
+                meanings[key.benchmark] = resolve_meaning(key.benchmark, folder.benchmarks.get(key.benchmark), config)
+            series.append(Series(key, meanings[key.benchmark], list(commits), list(columns[index]), stats=stats_of))
+    for key, pieces in shared.items():
+        merged = sorted((r, n, i) for n, piece in enumerate(pieces) for i, r in enumerate(piece[0]))
         if key.benchmark not in meanings:
             meanings[key.benchmark] = resolve_meaning(key.benchmark, folder.benchmarks.get(key.benchmark), config)
-        entries.sort()
-        series.append(Series(key, meanings[key.benchmark], [c for _, c, _ in entries], [v for _, _, v in entries]))
-    return _sorted(series), folder.benchmarks, folder.machines, folder.warnings
+        item = Series(key, meanings[key.benchmark], [pieces[n][1][i] for _, n, i in merged],
+                      [pieces[n][2][i] for _, n, i in merged])
+        if any(piece[3] is not None for piece in pieces):
+            item.stats = SeriesStats(*(array("d", [_NAN if pieces[n][3] is None else getattr(pieces[n][3], band)[i]
+                                                   for _, n, i in merged])
+                                       for band in ("ci_99_low", "ci_99_high", "q_25", "q_75")))
+        series.append(item)
+    return History(_sorted(series), folder.benchmarks, folder.machines, folder.warnings,
+                   order, {c: dates[c] for c in order}, branch_length)
 
 
 def is_measured(value: float | None) -> bool:

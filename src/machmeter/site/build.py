@@ -1,0 +1,500 @@
+"""Writing the site: Jinja2 pages (autoescaped) and compact JSON for the charts, built in a temporary
+folder beside the output and swapped in at the end, so that an interrupted build leaves the previous
+site as it was.
+
+Layout of the output (every file name is fixed or an id made by ``data.py``, never text from the results):
+
+    index.html  regressions.html  machines.html  compare.html  feed.xml
+    benchmarks/<benchmark id>.html            one page per benchmark (one template)
+    data/commits.json                         hashes, dates, subjects, authors of every commit
+    data/series.json                          the series index (label, machine, unit, direction, threshold)
+    data/series/<series id>.json              one chart's history: values, band, change points, flags
+    data/spark/<n>.json                       sparklines of 100 overview rows
+    data/rev/<hash prefix>.json               every series' value at the commits of that prefix (compare)
+    static/plotly.min.js                      plotly.js from the plotly wheel (no CDN)
+    static/site.css  static/*.js              the site's own
+"""
+
+from __future__ import annotations
+
+import ctypes
+import datetime
+import importlib.util
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from machmeter import __version__
+from machmeter.errors import MachmeterError
+from machmeter.report.units import format_value
+from machmeter.site.data import STATUSES, SiteData, SiteSeries, is_commit_hash
+
+MARKER = ".machmeter-site"
+SPARK_CHUNK = 100
+FEED_ENTRIES = 50
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass
+class SiteSummary:
+    output_dir: str
+    pages: int                 # HTML pages written
+    files: int                 # every file written
+    series: int
+    benchmarks: int
+    machines: int
+    commits: int               # commits of the branch's history
+    open_regressions: int      # open and not acknowledged
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_url: str | None = None,
+               machine: str | None = None) -> SiteSummary:
+    """Build the site of an asv project (an ``AsvProject`` or the path of its asv.conf.json) into
+    ``output_dir`` (default: asv's ``html_dir``), replacing the previous site there at the end.
+    ``site_url`` (default: the config's ``site_url``) makes the feed's links absolute; ``machine``
+    publishes one machine only."""
+    from machmeter.config import load_config
+    from machmeter.project import AsvProject, load_project
+    from machmeter.series import git_commit_order, read_history
+    from machmeter.site.data import prepare_site, read_commit_info
+    from machmeter.triage import load_triage
+
+    started = time.perf_counter()
+    if not isinstance(project, AsvProject):
+        project = load_project(project)
+    config = load_config(project.root)
+    acknowledgements = load_triage(config.triage_path)
+    output = os.path.abspath(output_dir or project.html_dir)
+    check_output_folder(output, project)
+    history = read_history(project.results_dir, git_commit_order(project.repo, project.branches), config,
+                           machine, stats=True, branch_only=False)
+    if machine and machine not in history.machines:
+        raise MachmeterError(f"{project.results_dir}: no results for machine {machine!r}")
+    if not history.series:
+        raise MachmeterError(f"{project.results_dir}: no results to publish")
+    data = prepare_site(project.project, history, config, acknowledgements,
+                        read_commit_info(project.repo, history.commits), project.show_commit_url)
+    del history
+    site_url = site_url or getattr(config, "site_url", None)
+    parent = os.path.dirname(output)
+    os.makedirs(parent, exist_ok=True)
+    building = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.building-", dir=parent)
+    try:
+        pages, files = write_site(data, building, site_url=site_url)
+        os.chmod(building, 0o755)
+        swap_into_place(building, output)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return SiteSummary(output, pages, files, len(data.series), len(data.benchmarks), len(data.machines),
+                       data.commits.branch_length, data.summary["open_regressions"],
+                       time.perf_counter() - started, data.warnings)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the output folder
+
+
+def check_output_folder(output: str, project=None) -> None:
+    """Refuse an output that would replace anything but a previous site (machmeter's or asv's)."""
+    protected = [os.path.expanduser("~"), os.path.abspath(os.sep)]
+    if project is not None:
+        protected += [project.root, project.results_dir]
+        if project.repo and "://" not in project.repo:
+            protected.append(project.repo)
+    for path in protected:
+        path = os.path.abspath(path)
+        if path == output or path.startswith(output.rstrip(os.sep) + os.sep):
+            raise MachmeterError(f"{output}: refusing to write the site there, it would replace {path}")
+    if not os.path.lexists(output):
+        return
+    if not os.path.isdir(output):
+        raise MachmeterError(f"{output}: exists and is not a folder")
+    entries = set(os.listdir(output))
+    asv_site = {"index.html", "index.json"} <= entries and bool({"asv.js", "asv_ui.js"} & entries)
+    if entries and MARKER not in entries and not asv_site:
+        raise MachmeterError(f"{output}: not empty and not a site written by machmeter site or asv publish; "
+                             f"pass another --output")
+
+
+def swap_into_place(built: str, output: str) -> None:
+    """Put the folder ``built`` where ``output`` is, in one step where the system allows it."""
+    if not os.path.lexists(output):
+        os.rename(built, output)
+        return
+    if _exchange(built, output):
+        shutil.rmtree(built, ignore_errors=True)  # now the previous site
+        return
+    previous = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.previous-", dir=os.path.dirname(output))
+    os.rmdir(previous)
+    os.rename(output, previous)
+    os.rename(built, output)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _exchange(first: str, second: str) -> bool:
+    """renameat2(RENAME_EXCHANGE): both names swapped atomically (Linux); False where not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# rendering
+
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(os.path.join(_HERE, "templates")),
+        autoescape=True,  # every page and the feed: text from results and commits is never markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["value"] = format_value
+    env.filters["percent"] = percent
+    env.filters["date"] = date_text
+    env.filters["isodate"] = iso_date
+    env.filters["short"] = lambda commit: commit[:8]
+    return env
+
+
+def percent(change: float) -> str:
+    if change is None or change != change:
+        return ""
+    if math.isinf(change):
+        return "+∞" if change > 0 else "−∞"
+    return f"{change * 100:+.1f}%".replace("-", "−")
+
+
+def date_text(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
+def iso_date(ms: int | None) -> str:
+    moment = datetime.datetime.fromtimestamp((ms or 0) / 1000, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plotly_bundle() -> str:
+    spec = importlib.util.find_spec("plotly")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(folder, "package_data", "plotly.min.js")
+        if os.path.isfile(path):
+            return path
+    raise MachmeterError("plotly.js not found: machmeter site ships the plotly.min.js of the plotly wheel "
+                         "(pip install plotly)")
+
+
+def _open(path: str):
+    # text from results or git may hold lone surrogates: written as "?" rather than failing the build
+    return open(path, "w", encoding="utf-8", errors="replace")
+
+
+def _dump(path: str, data) -> None:
+    with _open(path) as stream:
+        stream.write(json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False))
+
+
+def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> tuple[int, int]:
+    """Every page and data file of ``data`` into ``folder`` (empty); returns (pages, files)."""
+    for sub in ("static", "benchmarks", "data", "data/series", "data/spark", "data/rev"):
+        os.makedirs(os.path.join(folder, sub), exist_ok=True)
+    files = 0
+    shutil.copyfile(_plotly_bundle(), os.path.join(folder, "static", "plotly.min.js"))
+    for name in sorted(os.listdir(os.path.join(_HERE, "static"))):
+        shutil.copyfile(os.path.join(_HERE, "static", name), os.path.join(folder, "static", name))
+        files += 1
+    files += 1
+
+    commits = data.commits
+    files += _write_series_data(data, folder)  # sets data.exponents, which data/series.json lists
+    files += _write_commits(data, folder)
+    spark_of = _write_sparklines(data, folder)
+    files += len({chunk for chunk, _ in spark_of.values()})
+
+    env = _environment()
+    machines_by_name = {m.name: m for m in data.machines}
+    common = {
+        "project": data.project, "summary": data.summary, "version": __version__,
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit_url": data.commit_url, "commits": commits, "statuses": STATUSES,
+        "machines_by_name": machines_by_name, "warnings": data.warnings,
+        "last_date": date_text(max(commits.dates[:commits.branch_length], default=0)),
+    }
+    pages = 0
+
+    def render(template: str, path: str, **context) -> None:
+        nonlocal pages, files
+        text = env.get_template(template).render(**common, **context)
+        with _open(os.path.join(folder, path)) as stream:
+            stream.write(text)
+        pages += path.endswith(".html")
+        files += 1
+
+    rows = [s for s in data.series if s.current]
+    render("index.html", "index.html", root="", page="overview", rows=rows, spark_of=spark_of,
+           benchmark_count=len(data.benchmarks))
+    render("regressions.html", "regressions.html", root="", page="regressions",
+           open_regressions=data.open_regressions(), improvements=data.recent_improvements())
+    render("machines.html", "machines.html", root="", page="machines", machines=data.machines)
+    render("compare.html", "compare.html", root="", page="compare")
+    benchmark_template = env.get_template("benchmark.html")
+    for benchmark in data.benchmarks:
+        text = benchmark_template.render(**common, root="../", page="benchmark", benchmark=benchmark,
+                                         page_data=_benchmark_page_data(benchmark, data, machines_by_name))
+        with _open(os.path.join(folder, "benchmarks", f"{benchmark.id}.html")) as stream:
+            stream.write(text)
+        pages += 1
+        files += 1
+    base = (site_url.rstrip("/") + "/") if site_url else ""
+    entries = [_feed_entry(s, mark, data, base) for s, mark in data.regressions_by_date()[:FEED_ENTRIES]]
+    render("feed.xml", "feed.xml", root="", page="feed", entries=entries, base=base,
+           feed_title=_xml_text(data.project),
+           feed_id=uuid.uuid5(uuid.NAMESPACE_URL, f"machmeter-site:{data.project}").urn,
+           updated=entries[0]["updated"] if entries else iso_date(max(commits.dates, default=0)))
+    for name, text in ((MARKER, f"machmeter {__version__}\n"), (".nojekyll", "")):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as stream:
+            stream.write(text)
+        files += 1
+    return pages, files
+
+
+def _write_commits(data: SiteData, folder: str) -> int:
+    commits = data.commits
+    _dump(os.path.join(folder, "data", "commits.json"), {
+        "hash": commits.hashes, "date": commits.dates, "subject": commits.subjects, "author": commits.authors,
+        "branch_length": commits.branch_length, "commit_url": data.commit_url,
+        "rev_prefix": revision_prefix_length(len(commits.hashes)),
+    })
+    _dump(os.path.join(folder, "data", "series.json"), {
+        "id": [s.id for s in data.series],
+        # series that differ only by asv's benchmark version (its code changed) are one group
+        "group": _groups(data.series),
+        "benchmark": [s.key.benchmark for s in data.series],
+        "page": [s.benchmark_id for s in data.series],
+        "params": [s.params_label for s in data.series],
+        "machine": [s.key.machine for s in data.series],
+        "env": [s.key.env_name for s in data.series],
+        "unit": [s.meaning.unit for s in data.series],
+        "kind": [s.meaning.kind for s in data.series],
+        "higher_is_better": [s.meaning.higher_is_better for s in data.series],
+        "threshold": [s.threshold if math.isfinite(s.threshold) else None for s in data.series],
+        "e": data.exponents,  # a series' values are written as integers n: value = n * 10**e
+        "tolerance_abs": [s.tolerance_abs for s in data.series],
+        "tolerance_rel": [s.tolerance_rel for s in data.series],
+    })
+    return 2
+
+
+def _groups(series: list[SiteSeries]) -> list[int]:
+    numbers: dict[tuple, int] = {}
+    return [numbers.setdefault((s.key.benchmark, s.key.params, s.key.machine, s.key.env_name), len(numbers))
+            for s in series]
+
+
+def _as_floats(values):
+    """``values`` (None, NaN and infinities included) as a float array, NaN where there is no finite value."""
+    import numpy as np
+
+    x = np.array(values, dtype=float)  # None -> NaN
+    x[~np.isfinite(x)] = np.nan
+    return x
+
+
+def scale_exponent(x) -> int:
+    """The power of ten the values of one series are written in: integers of about 8 significant digits
+    at the series' median magnitude (integers are smaller and much faster to write than floats)."""
+    import numpy as np
+
+    magnitudes = np.abs(x[np.isfinite(x)])
+    magnitudes = magnitudes[magnitudes > 0]
+    if not magnitudes.size:
+        return 0
+    exponent = int(np.floor(np.log10(np.median(magnitudes)))) - 7
+    while magnitudes.max() / 10.0 ** exponent >= 2 ** 53:  # exact integers in JavaScript
+        exponent += 1
+    return max(-300, min(300, exponent))
+
+
+def _scaled(x, exponent: int) -> list:
+    """JSON numbers of the float array ``x``: integers n with value = n * 10**exponent, None for NaN."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        # dividing by an exact power of ten, as the page does, reads back the nearest double
+        scaled = np.round(x * 10.0 ** -exponent if exponent <= 0 else x / 10.0 ** exponent)
+    missing = np.isnan(scaled)
+    scaled[missing] = 0
+    numbers = scaled.astype(np.int64).tolist()
+    for index in np.flatnonzero(missing).tolist():
+        numbers[index] = None
+    return numbers
+
+
+def _finite(value):
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _chart(entry: SiteSeries, values, exponent: int, flagged: set[int]) -> dict:
+    """One chart's data: ``values`` are the history's values as floats (NaN: no value), written as
+    integers of 10**``exponent`` (``e``)."""
+    history = entry.history
+    count = len(history.commits)
+    xs = entry.positions[:count]
+    chart: dict = {"id": entry.id, "e": exponent}
+    if xs[-1] - xs[0] == count - 1:
+        chart["x0"] = xs[0]  # every commit in a row: x is x0, x0 + 1, ...
+    else:
+        chart["x"] = xs.tolist()
+    chart["y"] = _scaled(values, exponent)
+    if None in history.values:
+        chart["failed"] = [x for x, v in zip(xs.tolist(), history.values) if v is None]
+    stats = history.stats
+    if stats is not None:
+        for name, low, high in (("ci_99", stats.ci_99_low, stats.ci_99_high), ("iqr", stats.q_25, stats.q_75)):
+            lows, highs = _as_floats(low), _as_floats(high)
+            if (lows == lows).any() and (highs == highs).any():
+                chart["band"] = name
+                chart["eb"] = exponent + 3  # bounds to about 5 significant digits
+                chart["lo"] = _scaled(lows, exponent + 3)
+                chart["hi"] = _scaled(highs, exponent + 3)
+                break
+    if entry.marks:
+        chart["changes"] = [{
+            "at": m.at, "since": m.since, "before": _finite(m.change.before), "after": _finite(m.change.after),
+            "change": _finite(m.change.change),
+            "direction": m.change.direction, "ack": m.change.acknowledged, "open": m.open,
+        } for m in entry.marks]
+    if flagged:
+        flags = [x for x in xs.tolist() if x in flagged]
+        if flags:
+            chart["flags"] = flags
+    return chart
+
+
+def _write_series_data(data: SiteData, folder: str) -> int:
+    """Each series' chart (data/series/<id>.json) and, per commit, every series' value there
+    (data/rev/<prefix>.json, aligned with data/series.json: the compare page)."""
+    import numpy as np
+
+    commits = data.commits
+    table = np.full((len(commits.hashes), len(data.series)), np.nan)
+    data.exponents = [0] * len(data.series)
+    written = 0
+    for entry in data.series:
+        values = _as_floats(entry.series.values)
+        data.exponents[entry.index] = scale_exponent(values)
+        table[np.asarray(entry.positions, dtype=np.intp), entry.index] = values
+        if entry.history is None:
+            continue
+        _dump(os.path.join(folder, "data", "series", f"{entry.id}.json"),
+              _chart(entry, values[:len(entry.history.commits)], data.exponents[entry.index],
+                     data.flagged_at.get(entry.key.machine, set())))
+        written += 1
+    # commits in files by the first hex digits of their hash (about 16 a file): the compare page finds
+    # a commit's file from its hash alone, and a long history is not thousands of small files
+    buckets: dict[str, list[int]] = {}
+    length = revision_prefix_length(len(commits.hashes))
+    for at, commit in enumerate(commits.hashes):
+        if is_commit_hash(commit):  # a name that is not a commit hash never becomes a file name
+            buckets.setdefault(commit[:length], []).append(at)
+    scale = np.array([10.0 ** -e if e <= 0 else 10.0 ** e for e in data.exponents])
+    up = np.array([e <= 0 for e in data.exponents])
+    for prefix, members in buckets.items():
+        rows = {}
+        for at in members:
+            with np.errstate(all="ignore"):
+                scaled = np.where(up, table[at] * scale, table[at] / scale)
+            rows[commits.hashes[at]] = {
+                "index": at, "date": commits.dates[at], "subject": commits.subjects[at],
+                "author": commits.authors[at], "on_branch": at < commits.branch_length,
+                "v": _scaled(scaled, 0)}
+        _dump(os.path.join(folder, "data", "rev", f"{prefix}.json"), rows)
+        written += 1
+    return written
+
+
+def revision_prefix_length(commits: int) -> int:
+    """How many hex digits of a commit hash name its file in data/rev/ (1 to 3)."""
+    return next((length for length in (1, 2) if commits <= 16 * 16 ** length), 3)
+
+
+def _write_sparklines(data: SiteData, folder: str) -> dict[str, tuple[int, int]]:
+    """Sparklines of the overview's rows, SPARK_CHUNK rows a file; returns id -> (file, position)."""
+    from machmeter.site.data import spark_values
+
+    rows = [s for s in data.series if s.current]
+    spark_of = {}
+    for chunk in range(0, len(rows), SPARK_CHUNK):
+        part = rows[chunk:chunk + SPARK_CHUNK]
+        _dump(os.path.join(folder, "data", "spark", f"{chunk // SPARK_CHUNK}.json"),
+              [spark_values(s.history.values) for s in part])
+        for offset, entry in enumerate(part):
+            spark_of[entry.id] = (chunk // SPARK_CHUNK, offset)
+    return spark_of
+
+
+def _benchmark_page_data(benchmark, data: SiteData, machines_by_name: dict) -> dict:
+    """What the benchmark page's script needs, embedded in the page (|tojson escapes it for HTML)."""
+    return {
+        "name": benchmark.name, "unit": benchmark.unit, "higher_is_better": benchmark.higher_is_better,
+        "kind": benchmark.kind, "param_names": benchmark.param_names, "commit_url": data.commit_url,
+        "series": [{
+            "id": s.id, "params": [dict(s.key.params).get(name) for name in benchmark.param_names],
+            "machine": s.key.machine, "env": s.key.env_name, "version": s.key.version, "status": s.status,
+            "charted": s.history is not None, "current": s.current,
+        } for s in benchmark.series],
+        "machines": [{"name": name, "gpu": machines_by_name[name].gpu if name in machines_by_name else ""}
+                     for name in benchmark.machines],
+    }
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text an XML 1.0 document can hold (autoescaping does the rest)."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _feed_entry(entry: SiteSeries, mark, data: SiteData, base: str) -> dict:
+    commits = data.commits
+    change = mark.change
+    return {key: _xml_text(value) if isinstance(value, str) else value for key, value in _feed_fields(
+        entry, mark, data, base, commits, change).items()}
+
+
+def _feed_fields(entry, mark, data, base, commits, change) -> dict:
+    return {
+        "title": f"{entry.label} on {entry.key.machine}: {percent(change.change)} "
+                 f"({format_value(change.before, change.unit)} → {format_value(change.after, change.unit)})",
+        "link": f"{base}benchmarks/{entry.benchmark_id}.html#{entry.id}",
+        "id": uuid.uuid5(uuid.NAMESPACE_URL, f"machmeter:{entry.id}:{change.commit}").urn,
+        "updated": iso_date(commits.dates[mark.at]),
+        "commit": change.commit,
+        "since": change.commit_range[0],
+        "subject": commits.subjects[mark.at] or "",
+        "author": commits.authors[mark.at] or "",
+        "state": "acknowledged: " + change.acknowledged if change.acknowledged is not None
+        else ("open" if mark.open else "resolved"),
+        "machine": entry.key.machine,
+    }

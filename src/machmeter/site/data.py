@@ -1,0 +1,552 @@
+"""The site's page data, prepared in Python from the loaded history and the verdicts of the check.
+
+Nothing here writes files or renders HTML: ``prepare_site`` turns a ``History`` (every series, commits in
+order), the commits' metadata and the check's verdicts (``machmeter.detect.engine.check_history``, the
+same engine as ``machmeter check --history``) into plain records that the templates and the JSON writers
+of ``build.py`` read. Every name that ends up in a file name is an id made here (a hash of the series key
+or of the benchmark name), never text from the results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from array import array
+import os
+import re
+from dataclasses import dataclass, field
+
+from machmeter.config import MachmeterConfig
+from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, check_history
+from machmeter.report.units import format_value
+from machmeter.series import History, Series, series_label
+from machmeter.triage import Acknowledgement
+
+STATUSES = ("regressed", "acknowledged", "improved", "steady")
+
+# The run-state series of machmeter.suites.run_state.GpuRunStateSuite (kind "state"), by method name.
+THROTTLED, OTHER_PROCESSES = "track_gpu_throttled", "track_gpu_other_processes"
+RUN_STATE_DETAILS = (("track_gpu_sm_clock", "SM clock"), ("track_gpu_temperature", "temperature"),
+                     ("track_gpu_power", "power"))
+
+# The GPU fingerprint ``machmeter machine`` writes into asv's machine file
+# (machmeter.instruments.gpu.MachineInfo.asv_fields), in reading order, with how to show each.
+GPU_FIELDS = (
+    ("gpu", "GPU", None), ("gpu_count", "GPUs", None), ("gpu_driver", "driver", None), ("cuda", "CUDA", None),
+    ("torch", "torch", None), ("gpu_memory", "memory", "bytes"), ("gpu_sm_clock_max", "max SM clock", "MHz"),
+    ("gpu_mem_clock_max", "max memory clock", "MHz"), ("gpu_power_limit", "power limit", "W"),
+    ("gpu_compute_capability", "compute capability", None), ("gpu_persistence", "persistence mode", None),
+    ("gpu_ecc", "ECC", None), ("gpu_mig", "MIG", None), ("gpu_uuid", "UUID", None),
+)
+HOST_FIELDS = (("os", "OS", None), ("arch", "architecture", None), ("cpu", "CPU", None),
+               ("num_cpu", "CPUs", None), ("ram", "RAM", "ram"))
+
+SPARK_POINTS = 120  # points of a sparkline (bucket medians of the history)
+
+_HEX = re.compile(r"[0-9a-f]{7,64}")
+
+
+def short_id(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def series_id(series: Series) -> str:
+    """A file-name-safe id of a series key, stable from one build to the next."""
+    key = series.key
+    return short_id(repr((key.benchmark, key.params, key.machine, key.env_name, key.version)))
+
+
+def commit_url(show_commit_url: str | None) -> str | None:
+    """asv's ``show_commit_url`` when it is a web address (asv appends the hash to it), else None."""
+    if show_commit_url and show_commit_url.startswith(("https://", "http://")):
+        return show_commit_url
+    return None
+
+
+def is_commit_hash(text: str) -> bool:
+    """Whether a commit name from the results may name a file (lower-case hex, 7-64 characters)."""
+    return bool(_HEX.fullmatch(text))
+
+
+@dataclass
+class Commits:
+    """Every commit with results, in series order: the branch's history first (``branch_length``),
+    then the commits off it (pull requests). ``subjects``/``authors`` are None without a repository."""
+
+    hashes: list[str]
+    dates: list[int]                 # ms since the epoch (git's committer date, else asv's)
+    subjects: list[str | None]
+    authors: list[str | None]
+    branch_length: int
+    from_repository: bool
+
+    def index(self) -> dict[str, int]:
+        return {commit: i for i, commit in enumerate(self.hashes)}
+
+
+@dataclass
+class ChangeMark:
+    """One change point of a series, where the chart and the tables show it."""
+
+    change: Change
+    at: int                           # commit index (Commits) of the first commit at the new level
+    since: int                        # commit index of the last commit at the old level
+    open: bool                        # still there at the end of the history (regressions)
+
+    @property
+    def state(self) -> str:
+        if self.change.acknowledged is not None:
+            return "acknowledged"
+        return self.change.direction
+
+
+@dataclass
+class SiteSeries:
+    id: str
+    index: int                        # position in the site's series index (data/series.json)
+    series: Series                    # every commit with a result, off-branch ones last
+    history: Series | None            # the branch's history (what is charted and checked); None if empty
+    benchmark_id: str
+    label: str
+    params_label: str
+    status: str
+    latest: float | None              # last measured value of the history
+    latest_at: int | None             # its commit index
+    last_failed: bool                 # the history's last run failed
+    marks: list[ChangeMark] = field(default_factory=list)
+    positions: array = field(default_factory=lambda: array("l"), repr=False)  # commit index of each commit
+    current: bool = True              # the newest version of its benchmark, parameters, machine, environment
+    threshold: float = 0.05           # what the compare page flags (the pull-request check's threshold)
+    tolerance_abs: float | None = None
+    tolerance_rel: float | None = None
+
+    @property
+    def key(self):
+        return self.series.key
+
+    @property
+    def meaning(self):
+        return self.series.meaning
+
+    @property
+    def latest_text(self) -> str:
+        return "" if self.latest is None else format_value(self.latest, self.meaning.unit)
+
+    @property
+    def last_change(self) -> ChangeMark | None:
+        return self.marks[-1] if self.marks else None
+
+
+@dataclass
+class BenchmarkPage:
+    id: str
+    name: str
+    kind: str
+    unit: str
+    higher_is_better: bool
+    direction_source: str
+    param_names: list[str]
+    param_values: list[list[str]]     # per parameter, the values that have series, in asv's order
+    machines: list[str]
+    series: list[SiteSeries]
+    statuses: dict[str, int]
+
+    @property
+    def status(self) -> str:
+        return next((s for s in STATUSES if self.statuses.get(s)), "steady")
+
+    @property
+    def marks(self) -> list[tuple[SiteSeries, ChangeMark]]:
+        """Every change point of the benchmark's series, newest first."""
+        return sorted(((s, m) for s in self.series for m in s.marks), key=lambda item: (-item[1].at, item[0].index))
+
+
+@dataclass
+class FlaggedRun:
+    at: int
+    throttled: bool
+    other_processes: int
+    details: list[tuple[str, str]]    # (what, formatted value) of the other run-state series
+
+
+@dataclass
+class MachinePage:
+    anchor: str
+    name: str
+    gpu: str
+    fingerprint: list[tuple[str, str]]
+    host: list[tuple[str, str]]
+    other: list[tuple[str, str]]
+    series_count: int
+    commit_count: int
+    first_date: int | None
+    last_date: int | None
+    flagged: list[FlaggedRun]
+    has_run_state: bool
+
+
+@dataclass
+class SiteData:
+    project: str
+    commits: Commits
+    series: list[SiteSeries]                        # in overview order
+    benchmarks: list[BenchmarkPage]
+    machines: list[MachinePage]
+    commit_url: str | None
+    warnings: list[str]
+    summary: dict[str, int]
+    flagged_at: dict[str, set[int]]                 # machine -> commit indices of throttled/shared runs
+    exponents: list[int] = field(default_factory=list)  # per series: its values are written as n * 10**e
+
+    def open_regressions(self) -> list[tuple[SiteSeries, ChangeMark]]:
+        """Open regressions, unacknowledged first, largest first."""
+        found = [(s, m) for s in self.series if s.current for m in s.marks
+                 if m.open and m.change.direction == REGRESSION]
+        found.sort(key=lambda item: (item[1].change.acknowledged is not None, -abs(item[1].change.change),
+                                     item[0].label, item[0].key.machine))
+        return found
+
+    def recent_improvements(self) -> list[tuple[SiteSeries, ChangeMark]]:
+        found = [(s, s.marks[-1]) for s in self.series if s.current and s.status == "improved"]
+        found.sort(key=lambda item: (-item[1].at, -abs(item[1].change.change)))
+        return found
+
+    def regressions_by_date(self) -> list[tuple[SiteSeries, ChangeMark]]:
+        """Every regression of the history, newest first (the feed)."""
+        found = [(s, m) for s in self.series for m in s.marks if m.change.direction == REGRESSION]
+        found.sort(key=lambda item: (-self.commits.dates[item[1].at], -abs(item[1].change.change), item[0].id))
+        return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# commits
+
+
+def read_commit_info(repo_path: str | None, commits: list[str]) -> dict[str, tuple[str, str, int]]:
+    """(subject, author, committer date in ms) of each commit the local repository knows, read in one
+    ``git log`` through gitpython; {} without a repository."""
+    if not repo_path or "://" in repo_path or not os.path.isdir(repo_path) or not commits:
+        return {}
+    import tempfile
+
+    import git
+
+    try:
+        repo = git.Repo(repo_path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return {}
+    wanted = [c for c in commits if is_commit_hash(c)]
+    with tempfile.TemporaryFile("w+", encoding="ascii") as names:
+        names.write("\n".join(wanted) + "\n")
+        names.seek(0)
+        try:
+            out = repo.git.log("--no-walk=unsorted", "--ignore-missing", "--stdin",
+                               "--format=%H%x00%an%x00%ct%x00%s%x00", istream=names)
+        except git.GitCommandError:
+            return {}
+    fields = out.split("\x00")
+    info = {}
+    for start in range(0, len(fields) - 3, 4):
+        commit, author, seconds, subject = fields[start:start + 4]
+        commit = commit.strip()
+        try:
+            info[commit] = (subject, author, int(seconds) * 1000)
+        except ValueError:
+            continue
+    return info
+
+
+def collect_commits(history: History, info: dict[str, tuple[str, str, int]]) -> Commits:
+    hashes = list(history.commits)
+    known = [info.get(c) for c in hashes]
+    return Commits(
+        hashes=hashes,
+        dates=[k[2] if k else int(history.dates.get(c) or 0) for c, k in zip(hashes, known)],
+        subjects=[k[0] if k else None for k in known],
+        authors=[k[1] if k else None for k in known],
+        branch_length=history.branch_length,
+        from_repository=bool(info),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# verdicts
+
+
+def _worse_by(level: float, reference: float, higher_is_better: bool) -> float:
+    """How much worse ``level`` is than ``reference``, relative (negative: better)."""
+    if reference == 0:
+        if level == reference:
+            return 0.0
+        return math.inf if (level < reference if higher_is_better else level > reference) else -math.inf
+    change = (level - reference) / abs(reference)
+    return -change if higher_is_better else change
+
+
+def mark_changes(changes: list[Change], position: dict[str, int], higher_is_better: bool) -> list[ChangeMark]:
+    """The change points of one series in commit order, each regression marked open unless the level
+    at the end of the history has come back at least half way to where it was before it."""
+    ordered = sorted(changes, key=lambda c: position[c.commit])
+    marks = []
+    final = ordered[-1].after if ordered else None
+    for change in ordered:
+        still = _worse_by(final, change.before, higher_is_better) if change.direction == REGRESSION else 0.0
+        marks.append(ChangeMark(change, position[change.commit], position[change.commit_range[0]],
+                                open=change.direction == REGRESSION and still >= abs(change.change) / 2))
+    return marks
+
+
+def series_status(marks: list[ChangeMark], higher_is_better: bool) -> str:
+    """regressed (an open regression nobody acknowledged), acknowledged (open regressions, all
+    acknowledged), improved (the last change is an improvement that is not just the fix of an earlier
+    regression: the level ends better than it started), or steady."""
+    open_regressions = [m for m in marks if m.open]
+    if any(m.change.acknowledged is None for m in open_regressions):
+        return "regressed"
+    if open_regressions:
+        return "acknowledged"
+    if marks and marks[-1].change.direction == IMPROVEMENT:
+        first, last = marks[0].change, marks[-1].change
+        if _worse_by(last.after, first.before, higher_is_better) <= -abs(last.change) / 2:
+            return "improved"
+    return "steady"
+
+
+def _latest(values: list) -> tuple[float | None, int | None]:
+    for i in range(len(values) - 1, -1, -1):
+        v = values[i]
+        if v is not None and v == v:
+            return v, i
+    return None, None
+
+
+def _history_part(series: Series, position: dict[str, int], branch_length: int) -> Series | None:
+    """The series' values on the branch (commits off it come last in every series)."""
+    commits = series.commits
+    cut = len(commits)
+    while cut and position[commits[cut - 1]] >= branch_length:
+        cut -= 1
+    if cut == len(commits):
+        return series
+    if cut == 0:
+        return None
+    return Series(series.key, series.meaning, commits[:cut], series.values[:cut],
+                  stats=None if series.stats is None else series.stats[:cut])
+
+
+def _policy_of(series: Series, config: MachmeterConfig):
+    from machmeter.detect.engine import _policy  # the pull-request check's own thresholds
+
+    try:
+        return _policy(series, config)
+    except ValueError:  # a kind the comparison does not know: judged as a time
+        from machmeter.detect.compare import policy_for
+
+        return policy_for(None, series.meaning.higher_is_better)
+
+
+# ---------------------------------------------------------------------------------------------------
+# pages
+
+
+def _format_field(value, unit: str | None) -> str:
+    if value is None or value == "":
+        return ""
+    if unit in ("bytes", "ram"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return str(value)
+        if unit == "ram" and number < 1e9:
+            number *= 1024  # asv wrote kB before it wrote bytes; no benchmark machine has under 1 GB
+        return format_value(number, "bytes")
+    if unit:
+        return f"{value} {unit}"
+    return str(value)
+
+
+def _machine_page(name: str, info: dict, series: list[SiteSeries], commits: Commits,
+                  flagged: list[FlaggedRun], has_run_state: bool) -> MachinePage:
+    info = info if isinstance(info, dict) else {}
+    fingerprint = [(label, _format_field(info.get(key), unit)) for key, label, unit in GPU_FIELDS
+                   if info.get(key) not in (None, "")]
+    host = [(label, _format_field(info.get(key), unit)) for key, label, unit in HOST_FIELDS
+            if info.get(key) not in (None, "")]
+    shown = {key for key, _, _ in GPU_FIELDS + HOST_FIELDS} | {"machine", "version"}
+    other = [(str(key), str(value)) for key, value in sorted(info.items(), key=lambda kv: str(kv[0]))
+             if key not in shown and not isinstance(value, (dict, list))]
+    ran = set().union(*(s.positions[:len(s.history.commits)] for s in series if s.history))
+    first, last = (min(ran), max(ran)) if ran else (None, None)
+    return MachinePage(
+        anchor="m-" + short_id(name), name=name,
+        gpu="no GPU" if str(info.get("gpu") or "").lower() == "none" else str(info.get("gpu") or ""),
+        fingerprint=fingerprint,
+        host=host, other=other, series_count=len(series), commit_count=len(ran),
+        first_date=None if first is None else commits.dates[first],
+        last_date=None if last is None else commits.dates[last],
+        flagged=flagged, has_run_state=has_run_state,
+    )
+
+
+def _flagged_runs(series: list[Series], position: dict[str, int]) -> tuple[dict[str, list[FlaggedRun]], set[str]]:
+    """Runs recorded while the GPU was throttled or shared, per machine, from the run-state series."""
+    by_machine: dict[str, dict[str, dict[int, float]]] = {}
+    units: dict[tuple[str, str], str] = {}
+    for item in series:
+        if item.meaning.kind != "state":
+            continue
+        method = item.key.benchmark.rsplit(".", 1)[-1]
+        units[(item.key.machine, method)] = item.meaning.unit
+        values = by_machine.setdefault(item.key.machine, {}).setdefault(method, {})
+        for commit, value in zip(item.commits, item.values):
+            if value is not None and value == value:
+                values[position[commit]] = value
+    runs: dict[str, list[FlaggedRun]] = {}
+    for machine, methods in by_machine.items():
+        throttled, others = methods.get(THROTTLED, {}), methods.get(OTHER_PROCESSES, {})
+        flagged = []
+        for at in sorted(set(throttled) | set(others)):
+            is_throttled, count = throttled.get(at, 0) >= 0.5, int(others.get(at, 0))
+            if not is_throttled and count <= 0:
+                continue
+            details = []
+            for method, label in RUN_STATE_DETAILS:
+                if at in methods.get(method, {}):
+                    details.append((label, format_value(methods[method][at], units[(machine, method)])))
+            flagged.append(FlaggedRun(at, is_throttled, count, details))
+        runs[machine] = flagged
+    return runs, set(by_machine)
+
+
+def spark_values(values: list, points: int = SPARK_POINTS) -> list[float]:
+    """The history of a series shrunk to at most ``points`` values: medians of equal runs of measured
+    values (a spike does not show, a step does), 4 significant digits."""
+    import numpy as np
+
+    measured = np.array(values, dtype=float)  # None -> NaN
+    measured = measured[np.isfinite(measured)]
+    if len(measured) > points:
+        size = -(-len(measured) // points)
+        runs = -(-len(measured) // size)
+        padded = np.full(size * runs, np.nan)
+        padded[len(padded) - len(measured):] = measured  # the newest values fill the last run in full
+        measured = np.nanmedian(padded.reshape(runs, size), axis=1)  # the first run alone is padded
+    return [float(f"{v:.4g}") for v in measured.tolist()]  # at most SPARK_POINTS values
+
+
+def prepare_site(project_name: str, history: History, config: MachmeterConfig,
+                 acknowledgements: list[Acknowledgement], commit_info: dict[str, tuple[str, str, int]] | None = None,
+                 show_commit_url: str | None = None) -> SiteData:
+    """Every page's data: statuses and change points from ``check_history`` per series, the pages of
+    benchmarks and machines, the run-state flags."""
+    commits = collect_commits(history, commit_info or {})
+    position = commits.index()
+    site_series: list[SiteSeries] = []
+    used_ids: set[str] = set()
+    statuses = dict.fromkeys(STATUSES, 0)
+    checked = skipped = 0
+    for item in history.series:
+        sid = series_id(item)
+        while sid in used_ids:  # never two files for one id
+            sid = short_id(sid)
+        used_ids.add(sid)
+        branch = _history_part(item, position, commits.branch_length)
+        marks: list[ChangeMark] = []
+        if branch is not None:
+            report = check_history([branch], config, acknowledgements)
+            checked += report.series_checked
+            skipped += report.skipped
+            marks = mark_changes(report.regressions + report.improvements + report.acknowledged, position,
+                                 item.meaning.higher_is_better)
+        status = series_status(marks, item.meaning.higher_is_better)
+        latest, latest_at = _latest(branch.values) if branch is not None else (None, None)
+        policy = _policy_of(item, config)
+        entry = SiteSeries(
+            id=sid, index=len(site_series), series=item, history=branch, benchmark_id=short_id(item.key.benchmark),
+            label=series_label(item.key.benchmark, item.key.params_dict),
+            params_label=", ".join(f"{k}={v}" for k, v in item.key.params),
+            status=status, latest=latest,
+            latest_at=None if latest_at is None else position[branch.commits[latest_at]],
+            last_failed=branch is not None and bool(branch.values) and branch.values[-1] is None,
+            marks=marks, threshold=policy.threshold, tolerance_abs=policy.tolerance_abs,
+            tolerance_rel=policy.tolerance_rel, positions=array("l", [position[c] for c in item.commits]),
+        )
+        site_series.append(entry)
+    _mark_current(site_series)
+    for entry in site_series:
+        if entry.current:
+            statuses[entry.status] += 1
+    site_series.sort(key=lambda s: (s.key.benchmark, s.key.params, s.key.machine, s.key.env_name, str(s.key.version)))
+    for index, entry in enumerate(site_series):
+        entry.index = index
+
+    benchmarks = _benchmark_pages(site_series, history)
+    flagged, with_state = _flagged_runs(history.series, position)
+    by_machine: dict[str, list[SiteSeries]] = {}
+    for entry in site_series:
+        by_machine.setdefault(entry.key.machine, []).append(entry)
+    machine_names = sorted(set(history.machines) | set(by_machine))
+    machines = [_machine_page(name, history.machines.get(name, {}), by_machine.get(name, []), commits,
+                              flagged.get(name, []), name in with_state) for name in machine_names]
+    summary = {"series": len(site_series), "benchmarks": len(benchmarks), "machines": len(machines),
+               "commits": commits.branch_length, "commits_off_branch": len(commits.hashes) - commits.branch_length,
+               "checked": checked, "skipped": skipped, **statuses,
+               "superseded": sum(1 for s in site_series if s.history is not None and not s.current),
+               "open_regressions": sum(1 for s in site_series if s.current for m in s.marks
+                                       if m.open and m.change.acknowledged is None)}
+    return SiteData(project=project_name, commits=commits, series=site_series, benchmarks=benchmarks,
+                    machines=machines, commit_url=commit_url(show_commit_url), warnings=list(history.warnings),
+                    summary=summary,
+                    flagged_at={m: {run.at for run in runs} for m, runs in flagged.items()})
+
+
+def _mark_current(site_series: list[SiteSeries]) -> None:
+    """A benchmark whose code changed (asv's version) starts a new series: of the series of one
+    benchmark, parameter combination, machine and environment only the one measured last is current."""
+    newest: dict[tuple, SiteSeries] = {}
+    for entry in site_series:
+        entry.current = False
+        if entry.history is None:
+            continue
+        key = entry.key
+        group = (key.benchmark, key.params, key.machine, key.env_name)
+        last = entry.positions[len(entry.history.commits) - 1]
+        best = newest.get(group)
+        if best is None or last > best.positions[len(best.history.commits) - 1]:
+            newest[group] = entry
+    for entry in newest.values():
+        entry.current = True
+
+
+def _benchmark_pages(site_series: list[SiteSeries], history: History) -> list[BenchmarkPage]:
+    grouped: dict[str, list[SiteSeries]] = {}
+    for entry in site_series:
+        grouped.setdefault(entry.key.benchmark, []).append(entry)
+    pages = []
+    for name in sorted(grouped):
+        members = grouped[name]
+        meaning = members[0].meaning
+        names: list[str] = []
+        for entry in members:
+            for param, _ in entry.key.params:
+                if param not in names:
+                    names.append(param)
+        info = history.benchmarks.get(name)
+        values: list[list[str]] = []
+        for param in names:
+            present = {dict(entry.key.params).get(param) for entry in members} - {None}
+            declared = []
+            if info is not None and param in info.param_names:
+                declared = [v for v in info.params[info.param_names.index(param)] if v in present]
+            values.append(declared + sorted(present - set(declared)))
+        counts: dict[str, int] = {}
+        for entry in members:
+            if entry.current:
+                counts[entry.status] = counts.get(entry.status, 0) + 1
+        pages.append(BenchmarkPage(
+            id=members[0].benchmark_id, name=name, kind=meaning.kind, unit=meaning.unit,
+            higher_is_better=meaning.higher_is_better, direction_source=meaning.source, param_names=names,
+            param_values=values, machines=sorted({entry.key.machine for entry in members}), series=members,
+            statuses=counts,
+        ))
+    return pages
