@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ def make_repository(folder: str, n_commits: int) -> list[str]:
     stream = []
     for i in range(n_commits):
         message = f"commit {i}"
-        stream += [f"commit refs/heads/main", f"mark :{i + 1}",
+        stream += ["commit refs/heads/main", f"mark :{i + 1}",
                    f"committer bench <bench@localhost> {1_704_067_200 + 3600 * i} +0000",
                    f"data {len(message)}", message]
         if i:
@@ -73,6 +72,51 @@ def timed(command: list[str], cwd: str) -> tuple[float, float, int]:
     return float(seconds), int(peak_kib) / 1024, int(status)
 
 
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def page_ready_times(site: str, base: str, head: str, chromium: str = "/usr/bin/chromium") -> list[tuple]:
+    """(page, cold ms, warm ms): time from navigation until the page says it is ready (its script wired,
+    its chart or table drawn), in a fresh browser context (cold: nothing cached) and again after the
+    overview was opened in the same context (warm: plotly.js cached and compiled, as when browsing)."""
+    from playwright.sync_api import sync_playwright
+
+    from machmeter.site.serve import start_server
+
+    server = start_server(site)
+    root = f"http://127.0.0.1:{server.server_address[1]}/"
+    benchmark = sorted(name for name in os.listdir(os.path.join(site, "benchmarks")) if name.endswith(".html"))[0]
+    pages = {"overview": "index.html", "benchmark": f"benchmarks/{benchmark}", "regressions": "regressions.html",
+             "machines": "machines.html", "compare": f"compare.html?base={base}&head={head}"}
+
+    def ready(page, url):
+        page.goto(root + url)
+        page.wait_for_function("document.body.dataset.ready === '1'", timeout=30_000)
+        return page.evaluate("performance.now()")
+
+    times = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            for name, url in pages.items():
+                cold_context = browser.new_context(viewport={"width": 1300, "height": 900})
+                cold = ready(cold_context.new_page(), url)
+                cold_context.close()
+                warm_context = browser.new_context(viewport={"width": 1300, "height": 900})
+                warm_page = warm_context.new_page()
+                ready(warm_page, "index.html")
+                ready(warm_page, f"benchmarks/{benchmark}")  # plotly.js compiled once more
+                warm = ready(warm_page, url)
+                warm_context.close()
+                times.append((name, cold, warm))
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commits", type=int, default=2000)
@@ -80,6 +124,7 @@ def main() -> int:
     parser.add_argument("--machines", type=int, default=3)
     parser.add_argument("--skip-asv-publish", action="store_true")
     parser.add_argument("--keep", help="build the history in this folder and keep it")
+    parser.add_argument("--skip-browser", action="store_true", help="do not time the site's pages in Chromium")
     args = parser.parse_args()
 
     root = args.keep or tempfile.mkdtemp(prefix="machmeter-speed-")
@@ -116,6 +161,10 @@ def main() -> int:
         publish_peak = figures["asv publish"][1]
         print(f"asv publish / machmeter site = {publish / site_seconds:.1f}x faster; "
               f"peak memory machmeter site / asv publish = {site_peak / publish_peak:.2f}")
+    if not args.skip_browser and figures["machmeter site"][2] == 0:
+        print(f"\n{'site page (headless Chromium)':<32} {'cold ms':>9} {'warm ms':>9}")
+        for name, cold, warm in page_ready_times(os.path.join(root, "site"), hashes[0], hashes[-1]):
+            print(f"{name:<32} {cold:>9.0f} {warm:>9.0f}")
     with open(os.path.join(root, "verdicts.json")) as stream:
         summary = json.load(stream)["summary"]
     print(f"history verdicts: {summary}")
