@@ -9,8 +9,9 @@
 #
 # Settings (environment):
 #   TESTS=0        skip the GPU-marked tests
-#   HISTORY=N      run asv on the last N commits of main from the carried bundle (.gpu_repo/), instead
-#                  of the working tree as one scratch commit; results land in $OUT/asv-results.tgz
+#   HISTORY=N      run asv on the last N commits of main from the carried bundle (.gpu_repo/), one
+#                  commit at a time, instead of the working tree as one scratch commit; the results
+#                  land in $OUT/asv-results.tgz (repacked after each commit)
 #   ASV_ARGS=...   extra asv run arguments (default: --quick); BENCH=regex limits the benchmarks
 #   MACHINE=name   the asv machine name (default: gpu-<GPU model>)
 set -uo pipefail
@@ -39,21 +40,27 @@ fi
 work=$(mktemp -d)
 if [ -n "${HISTORY:-}" ]; then
     git clone -q .gpu_repo/machmeter.bundle "$work" -b main || exit 1
-    range="main~${HISTORY}..main"
+    commits=$(git -C "$work" rev-list --first-parent --reverse -n "$HISTORY" main)
 else
     # The working tree arrives without git history: benchmark it as one commit of a scratch repository.
     cp -r asv.conf.json pyproject.toml README.md src benchmarks "$work"/
     (cd "$work" && git init -q -b main && git add -A && git -c user.name=gpu -c user.email=gpu@localhost commit -qm "working tree")
-    range="main^!"
+    commits=$(git -C "$work" rev-parse main)
 fi
 machine=${MACHINE:-gpu-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-' | tr -cd 'A-Za-z0-9-')}
-echo "== asv run $range on $machine"
-asv_started=$(date +%s)
-(cd "$work" && python3 -m machmeter machine --machine "$machine" \
-    && python3 -m asv run --machine "$machine" --show-stderr --record-samples ${ASV_ARGS:---quick} \
-        ${BENCH:+--bench "$BENCH"} "$range" ) 2>&1 | tee "$out/asv-run.txt"
-[ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("asv run")
-echo "gpu_check: asv run of $range took $(( $(date +%s) - asv_started )) s" | tee -a "$out/asv-run.txt"
+(cd "$work" && python3 -m machmeter machine --machine "$machine") || failed_steps+=("machmeter machine")
+# one asv run per commit, the results packed after each: a call cut at its time limit still returns
+# every commit measured so far
+for commit in $commits; do
+    echo "== asv run ${commit:0:8} on $machine"
+    asv_started=$(date +%s)
+    (cd "$work" && python3 -m asv run --machine "$machine" --show-stderr --record-samples ${ASV_ARGS:---quick} \
+        ${BENCH:+--bench "$BENCH"} "$commit^!" ) 2>&1 | while IFS= read -r line; do
+            printf '%s %s\n' "$(date +%H:%M:%S)" "$line"; done | tee -a "$out/asv-run.txt"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("asv run ${commit:0:8}")
+    echo "gpu_check: asv run of ${commit:0:8} took $(( $(date +%s) - asv_started )) s" | tee -a "$out/asv-run.txt"
+    tar -C "$work/.asv" -czf "$out/asv-results.tgz" results
+done
 python3 - "$work" "$machine" <<'PY' | tee "$out/measured.txt"
 import sys, subprocess
 from machmeter.results import load_results
@@ -63,7 +70,6 @@ head = subprocess.check_output(["git", "-C", work, "rev-parse", "main"], text=Tr
 print(measured_table(load_results(f"{work}/.asv/results"), [head], machine=machine))
 PY
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("measured table")
-tar -C "$work/.asv" -czf "$out/asv-results.tgz" results
 echo "gpu_check: whole call took $(( $(date +%s) - started )) s"
 if [ ${#failed_steps[@]} -gt 0 ]; then
     echo "gpu_check: failed: ${failed_steps[*]}" >&2
