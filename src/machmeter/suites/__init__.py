@@ -5,6 +5,7 @@ from machmeter.suites.declare import METRIC_KINDS, declaration_of, declare
 from machmeter.suites.embedding import EmbeddingSuite
 from machmeter.suites.md import MDSuite
 from machmeter.suites.run_state import GpuRunStateSuite
+from machmeter.suites.students import TeacherStudentSuite
 
 __all__ = [
     "METRIC_KINDS",
@@ -12,6 +13,7 @@ __all__ = [
     "GpuRunStateSuite",
     "MDSuite",
     "MeasuredSuite",
+    "TeacherStudentSuite",
     "declaration_of",
     "declare",
     "synchronized_timer",

@@ -54,6 +54,31 @@ def require_device(device: str):
     return torch.device(device)
 
 
+def resolved_device(device: str) -> str:
+    """A suite's device as a torch device string: "auto" is the GPU where there is one, else the CPU
+    (an attribute rather than an asv parameter keeps asv's product of parameters, and so its number
+    of processes, small; the machine's fingerprint says which device it was)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_reference(name: str, how_to_make: str) -> dict:
+    """Reference data ``machmeter/data/reference/<name>.json`` of the installed package: asv runs the
+    benchmarks against the installed commit, so the data travels with the code it checks. Missing
+    data is an asv skip that says how to write it."""
+    import importlib.resources
+    import json
+
+    resource = importlib.resources.files("machmeter").joinpath(f"data/reference/{name}.json")
+    try:
+        return json.loads(resource.read_text("utf-8"))
+    except FileNotFoundError:
+        raise NotImplementedError(f"no reference data {name}.json in machmeter/data/reference ({how_to_make})") from None
+
+
 def torch_dtype(name: str):
     import torch
 

@@ -3,18 +3,27 @@
 Subclass :class:`MDSuite`, give it a system and a calculator, and asv measures per step: the time
 (``time_md_step``), throughput (steps/s, ns/day), the latency distribution (p50/p95/p99: MD calls the
 model millions of times, so tails matter), memory peaks (torch allocator, NVML device, host RSS),
-energy per step (NVML) and NVE energy drift. See docs/writing-gpu-benchmarks.md.
+memory growth per step over a trajectory (a leak), energy per step (NVML), NVE energy drift and NVT
+temperature stability. See docs/writing-gpu-benchmarks.md.
 """
 
 from __future__ import annotations
 
 import abc
 
-from machmeter.suites.base import MeasuredSuite, build_before_timing, device_index, require_device, torch_dtype
+from machmeter.suites.base import (
+    MeasuredSuite,
+    build_before_timing,
+    device_index,
+    require_device,
+    resolved_device,
+    torch_dtype,
+)
 from machmeter.suites.declare import declare
 
 class MDSuite(MeasuredSuite):
-    """Parameters: system size, device, dtype. Subclasses implement the two factories."""
+    """Parameters: system size, device ("cpu", "cuda", or "auto": the GPU where there is one), dtype.
+    Subclasses implement the two factories."""
 
     params = ([64, 512, 4096], ["cpu", "cuda"], ["float32", "float64"])
     param_names = ["n_atoms", "device", "dtype"]
@@ -26,10 +35,22 @@ class MDSuite(MeasuredSuite):
     latency_target_time = 1.0  # seconds of stepping in the latency distribution
     latency_min_steps = 20
     memory_steps = 10
-    drift_steps = 200
+    drift_steps = 200  # NVE (drift, leak) and NVT trajectories, where no longer one is affordable
     energy_min_steps = 50
+    # On a GPU, small systems are cheap enough for trajectories of 1,000 steps: drift, temperature and
+    # memory growth over a run that long say more than over a few hundred steps (64-atom LJ: ~2 ms a
+    # step on an H100, so 4 s for both trajectories).
+    long_trajectory_steps = 1000
+    long_trajectory_max_atoms = 100
+    # A CPU pays seconds for a few hundred steps of a mid-sized system: its NVT check is a short one.
+    cpu_nvt_steps = 40
+    # Host RSS (the CPU's leak measure) needs this many steps to tell a leak from heap regrowth.
+    leak_min_host_steps = 1000
     # Keep the CPU run short: larger systems are measured on GPUs only.
     cpu_max_atoms = 512
+    # ``time_md_step`` builds the simulation again in its own process; above this size that costs
+    # more than it adds (the measured pass's per-step samples already give asv its statistics).
+    live_timing_max_atoms: int | None = None
 
     # -- what a user provides ---------------------------------------------------------------------
     @abc.abstractmethod
@@ -40,11 +61,22 @@ class MDSuite(MeasuredSuite):
     def make_calculator(self, device, dtype):
         """An ASE calculator on the torch device and dtype given."""
 
+    def step_counts(self, n_atoms: int, device: str) -> dict[str, int]:
+        """Steps each part of the measurement takes at this size: ``warmup``, ``latency_min``,
+        ``memory``, ``energy_min``, ``nve`` (drift and memory growth) and ``nvt`` (temperature); 0 for
+        ``nve``/``nvt`` leaves that trajectory out. Override to budget expensive models per size."""
+        on_gpu = device.startswith("cuda")
+        trajectory = (self.long_trajectory_steps if on_gpu and n_atoms <= self.long_trajectory_max_atoms
+                      else self.drift_steps)
+        return {"warmup": self.warmup_steps, "latency_min": self.latency_min_steps, "memory": self.memory_steps,
+                "energy_min": self.energy_min_steps, "nve": trajectory,
+                "nvt": trajectory if on_gpu else min(trajectory, self.cpu_nvt_steps)}
+
     # -- building a simulation --------------------------------------------------------------------
     def _check_combination(self, n_atoms, device):
-        torch_device = require_device(device)
+        torch_device = require_device(resolved_device(device))
         if torch_device.type == "cpu" and n_atoms > self.cpu_max_atoms:
-            raise NotImplementedError(f"{n_atoms} atoms exceeds cpu_max_atoms={self.cpu_max_atoms}")
+            raise NotImplementedError(f"{n_atoms} atoms exceeds cpu_max_atoms={self.cpu_max_atoms}: a GPU size")
         return torch_device
 
     def build_simulation(self, n_atoms, device, dtype):
@@ -54,35 +86,63 @@ class MDSuite(MeasuredSuite):
         atoms = self.make_atoms(n_atoms)
         atoms.calc = self.make_calculator(torch_device, torch_dtype(dtype))
         dynamics = make_integrator(atoms, self.integrator, self.timestep_fs, temperature_K=self.temperature_K)
-        dynamics.run(self.warmup_steps)
+        dynamics.run(self.step_counts(n_atoms, str(torch_device))["warmup"])
         return dynamics
+
+    def build_live_simulation(self, n_atoms, device, dtype):
+        if self.live_timing_max_atoms is not None and n_atoms > self.live_timing_max_atoms:
+            raise NotImplementedError(f"live asv timing up to live_timing_max_atoms={self.live_timing_max_atoms}: "
+                                      "track_steps_per_second has this size's per-step samples")
+        return self.build_simulation(n_atoms, device, dtype)
 
     # -- the one measurement pass -----------------------------------------------------------------
     def measure(self, n_atoms, device, dtype):
-        from machmeter.instruments import measure_energy, time_callable, track_memory
-        from machmeter.workloads.md import nve_energy_drift
+        from machmeter.instruments import leak_check, measure_energy, time_callable, track_memory
+        from machmeter.workloads.md import nve_energy_drift, nvt_temperature_stability
 
         dynamics = self.build_simulation(n_atoms, device, dtype)
+        device = resolved_device(device)
+        counts = self.step_counts(n_atoms, device)
         atoms = dynamics.atoms
         step = lambda: dynamics.run(1)  # noqa: E731
 
-        latency = time_callable(step, device=device, warmup_calls=0, min_repeats=self.latency_min_steps,
+        latency = time_callable(step, device=device, warmup_calls=0, min_repeats=counts["latency_min"],
                                 target_time=self.latency_target_time, label="md step")
         with track_memory(device=device) as memory:
-            for _ in range(self.memory_steps):
+            for _ in range(counts["memory"]):
                 step()
         peaks = memory.result
         # NVML measures the whole GPU: a CPU run would read the idle card's energy
-        energy = measure_energy(step, calls=self.energy_min_steps,
+        energy = measure_energy(step, calls=counts["energy_min"],
                                 device_index=device_index(device)) if device.startswith("cuda") else None
 
-        drift_atoms = self.make_atoms(n_atoms)
-        drift = nve_energy_drift(drift_atoms, atoms.calc, steps=self.drift_steps, timestep_fs=self.timestep_fs)
+        # One NVE trajectory gives both the drift and the memory growth per step (a leak shows over
+        # many calls, and MD makes many): the leak check drives the steps.
+        drift = leak = None
+        # On a GPU the CUDA allocator's count is exact; host RSS, after the leak check hands freed heap
+        # back to the OS, regrows for a few hundred steps (kilobytes a step over 200 steps of a 64-atom
+        # LJ run that leaks nothing), so on a CPU only a long trajectory's slope means a leak.
+        measure_leak = device.startswith("cuda") or counts["nve"] >= self.leak_min_host_steps
+        if counts["nve"]:
+            leaks = []
+
+            def drive(step_fn, steps):
+                leaks.append(leak_check(step_fn, calls=steps, device=device, warmup_calls=0))
+
+            drift = nve_energy_drift(self.make_atoms(n_atoms), atoms.calc, steps=counts["nve"],
+                                     timestep_fs=self.timestep_fs, drive=drive if measure_leak else None)
+            leak = leaks[0] if leaks else None
+        nvt = None
+        if counts["nvt"]:
+            nvt = nvt_temperature_stability(self.make_atoms(n_atoms), atoms.calc, steps=counts["nvt"],
+                                            timestep_fs=self.timestep_fs, temperature_K=self.temperature_K)
+        skipped_trajectory = f"trajectory not run at {n_atoms} atoms on {device} (step_counts)"
 
         steps_per_second = 1.0 / latency.mean
         ns_per_day_per_step_rate = self.timestep_fs * 86400 / 1e6
         rates = [1.0 / s for s in latency.samples if s > 0]
         return {
+            "device": device,
             "steps_per_second": steps_per_second,
             "steps_per_second__samples": rates,
             "ns_per_day": steps_per_second * ns_per_day_per_step_rate,
@@ -98,14 +158,24 @@ class MDSuite(MeasuredSuite):
             "peak_host_rss_bytes": peaks.host_rss_bytes,
             "joules_per_step": energy.joules_per_call if energy else None,
             "joules_per_step__unavailable": "GPU energy only: a CPU run, or no NVML energy counter",
-            "nve_drift_eV_per_atom_per_ps": abs(drift.drift_eV_per_atom_per_ps),
+            "nve_steps": counts["nve"],
+            "nve_drift_eV_per_atom_per_ps": abs(drift.drift_eV_per_atom_per_ps) if drift else None,
+            "nve_drift_eV_per_atom_per_ps__unavailable": skipped_trajectory,
+            "leak_bytes_per_step": leak.slope_bytes_per_call if leak else None,
+            "leak_bytes_per_step__unavailable": skipped_trajectory if not counts["nve"] else (
+                f"host memory growth over {counts['nve']} < leak_min_host_steps={self.leak_min_host_steps} "
+                "steps is the heap regrowing, not a leak"),
+            "leak_quantity": leak.quantity if leak else None,
+            "nvt_steps": counts["nvt"],
+            "nvt_temperature_deviation": nvt.relative_deviation if nvt else None,
+            "nvt_temperature_deviation__unavailable": skipped_trajectory,
         }
 
     # -- asv benchmarks ---------------------------------------------------------------------------
     def time_md_step(self, measured, n_atoms, device, dtype):
-        self.live(self.build_simulation).run(1)
+        self.live(self.build_live_simulation).run(1)
 
-    time_md_step.setup = build_before_timing("build_simulation")
+    time_md_step.setup = build_before_timing("build_live_simulation")
 
     @declare(kind="throughput", unit="steps/s")
     def track_steps_per_second(self, measured, n_atoms, device, dtype):
@@ -147,3 +217,15 @@ class MDSuite(MeasuredSuite):
     @declare(kind="accuracy", unit="eV/atom/ps", higher_is_better=False, tolerance_abs=1e-3)
     def track_nve_energy_drift(self, measured, n_atoms, device, dtype):
         return self.metric("nve_drift_eV_per_atom_per_ps")
+
+    @declare(kind="memory", unit="B/step", tolerance_abs=500)
+    def track_memory_growth_per_step(self, measured, n_atoms, device, dtype):
+        """Least-squares slope of memory after each NVE step (the CUDA allocator on a GPU, host RSS on
+        a CPU, over long runs only): a leak grows it by at least one allocation (512 B) a step; smaller
+        changes are allocator noise."""
+        return self.metric("leak_bytes_per_step")
+
+    @declare(kind="accuracy", unit="fraction", higher_is_better=False, tolerance_abs=0.1)
+    def track_nvt_temperature_deviation(self, measured, n_atoms, device, dtype):
+        """|mean kinetic temperature - target| / target over the second half of a Langevin run."""
+        return self.metric("nvt_temperature_deviation")

@@ -1,13 +1,24 @@
-"""Tiny helpers to run MD with ASE integrators and measure NVE energy drift."""
+"""Tiny helpers to run MD with ASE integrators and measure NVE energy drift and NVT temperature stability."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from ase import Atoms, units
 
-__all__ = ["DriftReport", "make_integrator", "nve_energy_drift"]
+__all__ = ["DriftReport", "NVTReport", "drift_from_energies", "make_integrator", "nve_energy_drift",
+           "nvt_temperature_stability"]
+
+# Runs ``step`` ``steps`` times; the default is a plain loop. A caller passes its own to measure something
+# over the same trajectory (e.g. memory growth with a leak check) instead of running a second one.
+Drive = Callable[[Callable[[], None], int], object]
+
+
+def _loop(step: Callable[[], None], steps: int) -> None:
+    for _ in range(steps):
+        step()
 
 
 def make_integrator(atoms: Atoms, kind: str, timestep_fs: float, temperature_K: float | None = None,
@@ -54,29 +65,104 @@ class DriftReport:
     timestep_fs: float
 
 
-def nve_energy_drift(atoms: Atoms, calculator, *, steps: int, timestep_fs: float) -> DriftReport:
-    """Run ``steps`` of velocity Verlet on a copy of ``atoms`` with ``calculator``
-    and report the total-energy drift (``atoms`` itself is not modified)."""
-    if steps < 1:
-        raise ValueError("steps must be >= 1")
-    work = atoms.copy()
-    work.calc = calculator
-    natoms = len(work)
-    energies: list[float] = []
-
-    def record():
-        energies.append(float(work.get_potential_energy() + work.get_kinetic_energy()))
-
-    dyn = make_integrator(work, "nve", timestep_fs)
-    dyn.attach(record, interval=1)
-    dyn.run(steps)  # observers run at step 0 and after every step
-    e = np.asarray(energies) / natoms
+def drift_from_energies(energies, n_atoms: int, timestep_fs: float) -> DriftReport:
+    """Drift of total energies (eV) recorded at steps 0..n: least-squares slope of E/N against t (ps)."""
+    e = np.asarray(energies, dtype=float) / n_atoms
+    if len(e) < 2:
+        raise ValueError("an energy drift needs energies at two or more steps")
     t_ps = np.arange(len(e)) * timestep_fs * 1e-3
     slope = float(np.polyfit(t_ps, e, 1)[0])
     return DriftReport(
         drift_eV_per_atom_per_ps=slope,
         max_abs_deviation_eV_per_atom=float(np.max(np.abs(e - e[0]))),
-        energies=energies,
+        energies=[float(x) for x in energies],
+        steps=len(e) - 1,
+        timestep_fs=float(timestep_fs),
+    )
+
+
+def nve_energy_drift(atoms: Atoms, calculator, *, steps: int, timestep_fs: float,
+                     drive: Drive | None = None) -> DriftReport:
+    """Run ``steps`` of velocity Verlet on a copy of ``atoms`` with ``calculator``
+    and report the total-energy drift (``atoms`` itself is not modified).
+
+    ``drive(step, steps)`` runs the steps (default: a plain loop).
+    """
+    if steps < 1:
+        raise ValueError("steps must be >= 1")
+    work = atoms.copy()
+    work.calc = calculator
+    dyn = make_integrator(work, "nve", timestep_fs)
+
+    def total_energy() -> float:
+        # after a step the calculator holds this geometry's energy: no second force call
+        return float(work.get_potential_energy() + work.get_kinetic_energy())
+
+    energies = [total_energy()]
+
+    def step():
+        dyn.run(1)
+        energies.append(total_energy())
+
+    (drive or _loop)(step, steps)
+    return drift_from_energies(energies, len(work), timestep_fs)
+
+
+@dataclass
+class NVTReport:
+    """Result of :func:`nvt_temperature_stability`.
+
+    mean_K, std_K: kinetic temperature over the kept (second) part of the run.
+    relative_deviation: |mean - target| / target, the thermostat's (and forces') error.
+    relative_fluctuation: std / target; a canonical ensemble of N atoms gives about sqrt(2 / (3 N)).
+    temperatures_K: kinetic temperature at steps 0..steps.
+    """
+
+    target_K: float
+    mean_K: float
+    std_K: float
+    relative_deviation: float
+    relative_fluctuation: float
+    temperatures_K: list[float] = field(repr=False)
+    steps: int
+    kept_steps: int
+    timestep_fs: float
+
+
+def nvt_temperature_stability(atoms: Atoms, calculator, *, steps: int, timestep_fs: float,
+                              temperature_K: float, friction: float = 0.01, seed: int = 0,
+                              discard_fraction: float = 0.5, drive: Drive | None = None) -> NVTReport:
+    """Run ``steps`` of Langevin dynamics at ``temperature_K`` on a copy of ``atoms`` and report how
+    well the kinetic temperature holds the target once equilibrated (the first ``discard_fraction``
+    of the run is equilibration and is not counted).
+
+    ``friction`` is in 1/fs (0.01/fs: the kinetic energy relaxes in ~50 fs), ``seed`` seeds the
+    thermostat's noise; ``drive`` as in :func:`nve_energy_drift`.
+    """
+    if steps < 2:
+        raise ValueError("steps must be >= 2")
+    if not 0.0 <= discard_fraction < 1.0:
+        raise ValueError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
+    work = atoms.copy()
+    work.calc = calculator
+    dyn = make_integrator(work, "nvt", timestep_fs, temperature_K=temperature_K, friction=friction, seed=seed)
+    temperatures = [float(work.get_temperature())]
+
+    def step():
+        dyn.run(1)
+        temperatures.append(float(work.get_temperature()))
+
+    (drive or _loop)(step, steps)
+    kept = np.asarray(temperatures[int(discard_fraction * steps) + 1:])
+    mean, std = float(kept.mean()), float(kept.std())
+    return NVTReport(
+        target_K=float(temperature_K),
+        mean_K=mean,
+        std_K=std,
+        relative_deviation=abs(mean - temperature_K) / temperature_K,
+        relative_fluctuation=std / temperature_K,
+        temperatures_K=temperatures,
         steps=steps,
+        kept_steps=len(kept),
         timestep_fs=float(timestep_fs),
     )

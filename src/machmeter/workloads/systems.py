@@ -1,4 +1,5 @@
-"""Builders of benchmark systems for the MD workloads.
+"""Builders of benchmark systems for the MD workloads: FCC argon (Lennard-Jones), diamond silicon,
+FCC copper and liquid water boxes (the pretrained force field).
 
 Argon Lennard-Jones parameters (:data:`ARGON_LJ`): epsilon = 0.0104 eV,
 sigma = 3.40 A, and the cutoff rc = 3 sigma = 10.2 A, which is ASE's default
@@ -16,7 +17,18 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk
 
-__all__ = ["ARGON_LATTICE_A", "ARGON_LJ", "argon_repeats", "lj_argon"]
+__all__ = [
+    "ARGON_LATTICE_A",
+    "ARGON_LJ",
+    "COPPER_LATTICE_A",
+    "SILICON_LATTICE_A",
+    "argon_repeats",
+    "copper",
+    "cubic_repeats",
+    "lj_argon",
+    "silicon",
+    "water_box",
+]
 
 #: FCC lattice constant of solid argon, in Angstrom.
 ARGON_LATTICE_A = 5.26
@@ -24,26 +36,32 @@ ARGON_LATTICE_A = 5.26
 #: Lennard-Jones parameters for argon (eV, Angstrom); rc = 3 sigma (ASE's default).
 ARGON_LJ = dict(epsilon=0.0104, sigma=3.40, rc=3 * 3.40)
 
+#: Experimental lattice constants at room temperature, in Angstrom.
+SILICON_LATTICE_A = 5.431
+COPPER_LATTICE_A = 3.615
+
 # A supercell is "near-cubic" when its longest side is at most this times its shortest.
 _MAX_ASPECT = 2
 
 
-def argon_repeats(n_atoms: int) -> tuple[int, int, int]:
-    """Repeats ``(a, b, c)``, ``a <= b <= c``, of the 4-atom cubic FCC cell giving
+def cubic_repeats(n_atoms: int, atoms_per_cell: int, lattice: str = "cubic") -> tuple[int, int, int]:
+    """Repeats ``(a, b, c)``, ``a <= b <= c``, of a cubic cell of ``atoms_per_cell`` atoms giving
     exactly ``n_atoms`` atoms, as close to cubic as possible.
 
-    Raises ValueError if ``n_atoms`` is not a positive multiple of 4 or no
-    factorisation of ``n_atoms / 4`` has ``c / a <= 2``.
+    Raises ValueError if ``n_atoms`` is not a positive multiple of ``atoms_per_cell`` or no
+    factorisation of ``n_atoms / atoms_per_cell`` has ``c / a <= 2``.
     """
     if isinstance(n_atoms, bool) or not isinstance(n_atoms, (int, np.integer)):
         raise ValueError(f"n_atoms must be an int, got {n_atoms!r}")
     n_atoms = int(n_atoms)
-    if n_atoms <= 0 or n_atoms % 4:
+    per = atoms_per_cell
+    if n_atoms <= 0 or n_atoms % per:
+        examples = ", ".join(str(per * k**3) for k in (2, 3, 4, 5, 8, 14))
         raise ValueError(
-            f"n_atoms={n_atoms}: an FCC argon supercell has 4*k atoms (k = a*b*c repeats "
-            f"of the cubic cell); use e.g. 32, 108, 256, 500, 864, 2048, 4000, 10976"
+            f"n_atoms={n_atoms}: a {lattice} supercell has {per}*k atoms (k = a*b*c repeats "
+            f"of the cubic cell); use e.g. {examples}"
         )
-    m = n_atoms // 4
+    m = n_atoms // per
     best = None
     for a in range(1, int(round(m ** (1 / 3))) + 2):
         if m % a:
@@ -60,10 +78,110 @@ def argon_repeats(n_atoms: int) -> tuple[int, int, int]:
     if best is None or best[1][2] > _MAX_ASPECT * best[1][0]:
         found = f" (best {best[1]})" if best else ""
         raise ValueError(
-            f"n_atoms={n_atoms}: no near-cubic supercell of the 4-atom FCC cell: "
+            f"n_atoms={n_atoms}: no near-cubic supercell of the {per}-atom {lattice} cell: "
             f"{m} = a*b*c has no factorisation with max/min <= {_MAX_ASPECT}{found}"
         )
     return best[1]
+
+
+def argon_repeats(n_atoms: int) -> tuple[int, int, int]:
+    """Repeats of the 4-atom cubic FCC argon cell giving exactly ``n_atoms`` atoms (see
+    :func:`cubic_repeats`)."""
+    return cubic_repeats(n_atoms, 4, "FCC argon")
+
+
+def _thermalize(atoms: Atoms, temperature_K: float | None, seed: int) -> Atoms:
+    """Maxwell-Boltzmann momenta at ``temperature_K`` (seeded), total momentum zeroed; at rest for None."""
+    if temperature_K is not None:
+        from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+        thermalize_momenta(atoms, temperature_K, rng=np.random.default_rng(seed))
+        Stationary(atoms)
+    return atoms
+
+
+def _crystal(symbol: str, structure: str, a: float, per_cell: int, lattice: str, n_atoms: int,
+             temperature_K: float | None, rattle: float, seed: int) -> Atoms:
+    atoms = bulk(symbol, structure, a=a, cubic=True).repeat(cubic_repeats(n_atoms, per_cell, lattice))
+    atoms.pbc = True
+    if rattle:
+        # a seeded displacement: forces of a perfect crystal vanish by symmetry and test nothing
+        atoms.rattle(rattle, seed=seed)
+    return _thermalize(atoms, temperature_K, seed)
+
+
+def silicon(n_atoms: int, *, temperature_K: float | None = None, rattle: float = 0.0, seed: int = 0) -> Atoms:
+    """Periodic diamond silicon (a = 5.431 A), ``n_atoms = 8 a b c`` near-cubic, e.g. 8, 64, 512, 1000,
+    4096, 10648. ``rattle``: standard deviation (A) of seeded random displacements."""
+    return _crystal("Si", "diamond", SILICON_LATTICE_A, 8, "diamond silicon", n_atoms, temperature_K, rattle, seed)
+
+
+def copper(n_atoms: int, *, temperature_K: float | None = None, rattle: float = 0.0, seed: int = 0) -> Atoms:
+    """Periodic FCC copper (a = 3.615 A), ``n_atoms = 4 a b c`` near-cubic, e.g. 32, 108, 256, 500, 4000,
+    10976."""
+    return _crystal("Cu", "fcc", COPPER_LATTICE_A, 4, "FCC copper", n_atoms, temperature_K, rattle, seed)
+
+
+# TIP3P-like rigid geometry, only to place molecules: the force field decides the rest.
+_OH_A = 0.9572
+_HOH_DEG = 104.52
+_WATER_G_PER_MOL = 18.015
+_AVOGADRO_PER_A3 = 0.602214076  # g/cm^3 -> molecules per A^3 is density * this / molar mass
+# Rejection bound for atoms of different molecules: below a hydrogen bond's H...O (~1.8 A) a start
+# configuration would begin with a spurious, huge repulsion.
+_MIN_INTERMOLECULAR_A = 1.6
+
+
+def water_box(n_atoms: int, *, density_g_cm3: float = 1.0, temperature_K: float | None = None,
+              seed: int = 0) -> Atoms:
+    """Periodic cubic box of liquid-density water, ``n_atoms = 3 k^3`` (k^3 molecules), e.g. 24, 81, 192,
+    648, 3000, 10125.
+
+    Molecules sit on a k x k x k grid (3.1 A apart at 1 g/cm^3) with seeded random orientations,
+    redrawn until no atom is closer than 1.6 A to an atom of another molecule: a disordered start
+    without overlaps, built in linear time (only grid neighbours are checked).
+    """
+    if isinstance(n_atoms, bool) or not isinstance(n_atoms, (int, np.integer)) or n_atoms <= 0:
+        raise ValueError(f"n_atoms must be a positive int, got {n_atoms!r}")
+    n_molecules, remainder = divmod(int(n_atoms), 3)
+    k = round(n_molecules ** (1 / 3))
+    if remainder or k**3 != n_molecules:
+        raise ValueError(f"n_atoms={n_atoms}: a water box has 3*k^3 atoms (k^3 molecules on a grid); "
+                         "use e.g. 24, 81, 192, 648, 3000, 10125")
+    if density_g_cm3 <= 0:
+        raise ValueError(f"density_g_cm3 must be positive, got {density_g_cm3}")
+    from scipy.spatial.transform import Rotation
+
+    length = (n_molecules * _WATER_G_PER_MOL / (_AVOGADRO_PER_A3 * density_g_cm3)) ** (1 / 3)
+    spacing = length / k
+    half = math.radians(_HOH_DEG) / 2
+    template = np.array([[0.0, 0.0, 0.0],
+                         [_OH_A * math.sin(half), 0.0, _OH_A * math.cos(half)],
+                         [-_OH_A * math.sin(half), 0.0, _OH_A * math.cos(half)]])
+    template -= template.mean(axis=0)
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(*[np.arange(k)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    positions = np.zeros((n_molecules, 3, 3))
+    offsets = np.array([o for o in np.ndindex(3, 3, 3)]) - 1
+    for index, cell in enumerate(grid):
+        centre = (cell + 0.5) * spacing
+        # earlier-placed molecules among the 26 grid neighbours (periodic)
+        neighbours = (cell + offsets) % k
+        linear = (neighbours[:, 0] * k + neighbours[:, 1]) * k + neighbours[:, 2]
+        placed = positions[np.unique(linear[linear < index])].reshape(-1, 3)
+        for _ in range(1000):
+            candidate = centre + Rotation.random(random_state=rng).apply(template)
+            if not len(placed):
+                break
+            delta = candidate[:, None, :] - placed[None, :, :]
+            delta -= length * np.round(delta / length)
+            if np.sqrt((delta**2).sum(-1)).min() >= _MIN_INTERMOLECULAR_A:
+                break
+        else:
+            raise ValueError(f"water_box: no overlap-free orientation at density {density_g_cm3} g/cm^3")
+        positions[index] = candidate
+    atoms = Atoms("OH2" * n_molecules, positions=positions.reshape(-1, 3), cell=[length] * 3, pbc=True)
+    return _thermalize(atoms, temperature_K, seed)
 
 
 def lj_argon(n_atoms: int, *, temperature_K: float | None = None, seed: int = 0) -> Atoms:
@@ -79,9 +197,4 @@ def lj_argon(n_atoms: int, *, temperature_K: float | None = None, seed: int = 0)
     atoms = bulk("Ar", "fcc", a=ARGON_LATTICE_A, cubic=True).repeat(reps)
     assert len(atoms) == n_atoms
     atoms.pbc = True
-    if temperature_K is not None:
-        from ase.md.velocitydistribution import Stationary, thermalize_momenta
-
-        thermalize_momenta(atoms, temperature_K, rng=np.random.default_rng(seed))
-        Stationary(atoms)
-    return atoms
+    return _thermalize(atoms, temperature_K, seed)

@@ -1,0 +1,135 @@
+"""Write the force-field reference data in src/machmeter/data/reference/forces_<name>.json.
+
+    python3 scripts/make_force_reference.py                  # every data set
+    python3 scripts/make_force_reference.py --only sevennet0 # one (lj_argon, sevennet0)
+    python3 scripts/make_force_reference.py --check          # compare with the stored files, write nothing
+
+Each file holds a few small fixed structures (rattled, so that forces are not zero by symmetry) with
+reference energies and forces, and how they were made. The benchmarks (ForceReferenceSuite,
+TeacherStudentSuite) and the tests compare against them, so regenerate only when the reference itself
+changes (a new model version), and say so in the commit:
+
+* lj_argon: ASE's own ``LennardJones`` (numpy, float64), an implementation independent of machmeter's
+  torch one, with the argon parameters of the LJ benchmarks.
+* sevennet0: SevenNet-0 rebuilt in float64 on the CPU (the ``mlff`` extra); the shipped float32 model
+  is checked against it before anything is written (it must agree to 1e-4 eV/A).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "src"))
+
+from machmeter.errors import MachmeterError  # noqa: E402
+from machmeter.fileio import write_text_atomic  # noqa: E402
+from machmeter.suites.students import predict, prediction_errors  # noqa: E402
+from machmeter.workloads.mlff import FORCE_REFERENCES, force_reference_record  # noqa: E402
+from machmeter.workloads.systems import ARGON_LATTICE_A, ARGON_LJ, copper, silicon, water_box  # noqa: E402
+
+OUT = os.path.join(ROOT, "src", "machmeter", "data", "reference")
+# The shipped float32 SevenNet-0 against its float64 rebuild: rounding differs at ~1e-6 eV/A.
+FLOAT32_AGREEMENT_EV_PER_A = 1e-4
+
+
+def _versions(*names: str) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def lj_argon():
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+
+    structures = {}
+    for label, lattice, rattle, seed in (("argon-32-rattled", ARGON_LATTICE_A, 0.10, 0),
+                                         ("argon-32-compressed", 0.95 * ARGON_LATTICE_A, 0.05, 1)):
+        atoms = bulk("Ar", "fcc", a=lattice, cubic=True).repeat((2, 2, 2))
+        atoms.rattle(rattle, seed=seed)
+        structures[label] = atoms
+    energies, forces = predict(LennardJones(**ARGON_LJ), structures.values())
+    metadata = {"reference": FORCE_REFERENCES["lj_argon"], "calculator": "ase.calculators.lj.LennardJones",
+                "parameters": ARGON_LJ, "dtype": "float64", "versions": _versions("ase", "numpy")}
+    return structures, energies, forces, metadata
+
+
+def sevennet0():
+    from machmeter.workloads.mlff import (
+        SEVENNET_MODEL,
+        sevennet_calculator,
+        sevennet_checkpoint_sha256,
+        sevennet_unavailable,
+    )
+
+    reason = sevennet_unavailable()
+    if reason:
+        raise MachmeterError(reason)
+    structures = {"silicon-16-rattled": silicon(16, rattle=0.05, seed=0),
+                  "copper-32-rattled": copper(32, rattle=0.05, seed=1),
+                  "water-24": water_box(24, seed=2)}
+    energies, forces = predict(sevennet_calculator("cpu", "float64"), structures.values())
+    shipped = prediction_errors(energies, forces, *predict(sevennet_calculator("cpu", "float32"), structures.values()))
+    if shipped["force_max_error"] > FLOAT32_AGREEMENT_EV_PER_A:
+        raise MachmeterError(f"the shipped float32 SevenNet-0 and its float64 rebuild disagree: {shipped}")
+    metadata = {"reference": FORCE_REFERENCES["sevennet0"], "model": SEVENNET_MODEL,
+                "checkpoint_sha256": sevennet_checkpoint_sha256(SEVENNET_MODEL), "dtype": "float64",
+                "device": "cpu", "float32_model_errors": shipped,
+                "versions": _versions("sevenn", "e3nn", "torch", "ase", "matscipy")}
+    return structures, energies, forces, metadata
+
+
+MAKERS = {"lj_argon": lj_argon, "sevennet0": sevennet0}
+# one line per atom (position, force) and per flat list: a few KB that still diff by atom
+_NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]+?|true|false|(?:true|false)(?:,\s*(?:true|false))*)\s*\]")
+
+
+def to_json(document: dict) -> str:
+    return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]",
+                            json.dumps(document, indent=1)) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(MAKERS), action="append", help="data set(s) to make")
+    parser.add_argument("--out", default=OUT, help=f"folder (default: {OUT})")
+    parser.add_argument("--check", action="store_true", help="compare with the stored files; write nothing")
+    args = parser.parse_args(argv)
+    status = 0
+    for name in args.only or sorted(MAKERS):
+        try:
+            document = force_reference_record(*MAKERS[name]())
+        except MachmeterError as error:
+            print(f"make_force_reference: {name}: {error}", file=sys.stderr)
+            status = 2
+            continue
+        path = os.path.join(args.out, f"forces_{name}.json")
+        if args.check:
+            with open(path, encoding="utf-8") as stream:
+                stored = json.load(stream)["structures"]
+            errors = prediction_errors([s["energy_eV"] for s in stored], [s["forces_eV_per_A"] for s in stored],
+                                       [s["energy_eV"] for s in document["structures"]],
+                                       [np.asarray(s["forces_eV_per_A"]) for s in document["structures"]])
+            print(f"{name}: stored vs recomputed: {errors}")
+            continue
+        write_text_atomic(path, to_json(document))
+        os.chmod(path, 0o644)
+        print(f"wrote {path} ({os.path.getsize(path)} bytes, {len(document['structures'])} structures)")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

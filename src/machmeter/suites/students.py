@@ -1,0 +1,277 @@
+"""asv suite for force fields: teacher vs students, and the teacher against stored reference data.
+
+Teams that make a force field faster (a teacher distilled into a 5-10x faster student, reduced
+precision, compilation, CUDA graphs) must show that each commit keeps both the speed and the accuracy.
+:class:`TeacherStudentSuite` measures each named student beside the teacher in one run: the speedup
+(teacher time / student time on one timing structure, both timed in the same process) and the accuracy
+cost against the teacher on a fixed set of structures (energy error per atom, force MAE, RMSE and the
+largest force error). A student that cannot run on this device or torch is skipped with its reason
+(its factory raises NotImplementedError), never replaced by another.
+
+With a ``reference`` (energies and forces stored in the package,
+``machmeter/data/reference/forces_<name>.json``) the teacher's own row compares it with that data, so
+that ``machmeter check`` reports a teacher that drifts from its reference as an accuracy regression.
+See docs/writing-gpu-benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from typing import Callable, ClassVar
+
+from machmeter.suites.base import MeasuredSuite, require_device, resolved_device
+from machmeter.suites.declare import declare
+
+__all__ = [
+    "TEACHER",
+    "TeacherStudentSuite",
+    "predict",
+    "prediction_errors",
+    "require_runs",
+    "require_tf32",
+    "tf32_matmul",
+    "within",
+]
+
+_PROPERTIES = ["energy", "forces"]
+
+
+# -- comparing predictions --------------------------------------------------------------------------
+def _calculate(calculator, atoms) -> None:
+    from ase.calculators.calculator import all_changes
+
+    # all_changes: ASE would otherwise hand back the cached result of an unchanged structure
+    calculator.calculate(atoms, list(_PROPERTIES), all_changes)
+
+
+def predict(calculator, structures) -> tuple[list[float], list]:
+    """Energies (eV) and forces (eV/A, float64 arrays) of ``calculator`` on each structure."""
+    import numpy as np
+
+    energies, forces = [], []
+    for atoms in structures:
+        _calculate(calculator, atoms)
+        energies.append(float(calculator.results["energy"]))
+        forces.append(np.asarray(calculator.results["forces"], dtype=np.float64).copy())
+    return energies, forces
+
+
+def prediction_errors(reference_energies, reference_forces, energies, forces) -> dict[str, float]:
+    """Errors of a prediction against a reference over a set of structures.
+
+    ``energy_error_per_atom``: mean over structures of |dE| / atoms (eV/atom); ``force_mae`` and
+    ``force_rmse`` over every force component (eV/A); ``force_max_error``: the largest norm of an
+    atom's force difference (eV/A), the error an MD step feels first.
+    """
+    import numpy as np
+
+    if not (len(reference_energies) == len(reference_forces) == len(energies) == len(forces)) or not energies:
+        raise ValueError("need the same, non-zero number of reference and predicted structures")
+    per_atom, differences = [], []
+    for e_ref, f_ref, e, f in zip(reference_energies, reference_forces, energies, forces):
+        f_ref, f = np.asarray(f_ref, dtype=float), np.asarray(f, dtype=float)
+        if f_ref.shape != f.shape:
+            raise ValueError(f"force arrays differ in shape: {f_ref.shape} vs {f.shape}")
+        per_atom.append(abs(e - e_ref) / len(f_ref))
+        differences.append(f - f_ref)
+    delta = np.concatenate(differences)
+    return {
+        "energy_error_per_atom": float(np.mean(per_atom)),
+        "force_mae": float(np.mean(np.abs(delta))),
+        "force_rmse": float(np.sqrt(np.mean(delta**2))),
+        "force_max_error": float(np.max(np.linalg.norm(delta, axis=1))),
+    }
+
+
+# -- building students ------------------------------------------------------------------------------
+def within(calculator, context: Callable[[], contextlib.AbstractContextManager]):
+    """An ASE calculator that runs ``calculator`` inside ``context()`` (a precision mode, autocast),
+    leaving the process's settings as they were outside its calls (so a teacher measured in the same
+    process is not affected)."""
+    from ase.calculators.calculator import Calculator, all_changes
+
+    class Within(Calculator):
+        implemented_properties = list(calculator.implemented_properties)
+
+        def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            with context():
+                calculator.calculate(self.atoms, properties or list(_PROPERTIES), system_changes)
+            self.results = dict(calculator.results)
+
+    return Within()
+
+
+@contextlib.contextmanager
+def tf32_matmul():
+    """float32 matrix products on TF32 tensor cores (10-bit mantissa) inside the block."""
+    import torch
+
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def require_tf32(device) -> None:
+    """asv's skip where TF32 does not exist: it is a mode of NVIDIA tensor cores from Ampere on."""
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda":
+        raise NotImplementedError(f"TF32 is a mode of NVIDIA tensor cores (Ampere and newer), not of {device.type}")
+    major, minor = torch.cuda.get_device_capability(device)
+    if major < 8:
+        raise NotImplementedError(f"TF32 needs compute capability 8.0 or newer; this GPU has {major}.{minor}")
+
+
+def require_runs(calculator, atoms, what: str):
+    """``calculator`` after one successful call on ``atoms``; asv's skip, with the error, if ``what``
+    (a mode the model may not support, e.g. autocast) fails on this device and torch."""
+    try:
+        _calculate(calculator, atoms)
+    except (RuntimeError, TypeError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise NotImplementedError(f"{what} does not run here: {type(error).__name__}: {first_line}") from None
+    return calculator
+
+
+# -- the suite -------------------------------------------------------------------------------------
+TEACHER = "teacher"
+
+
+class TeacherStudentSuite(MeasuredSuite):
+    """Parameter: the student (and, with a ``reference``, the teacher itself). Subclasses name their
+    ``students`` and give the factories.
+
+    ``make_teacher(device)`` and ``make_student(name, device)`` return ASE calculators (a student's
+    factory raises NotImplementedError(reason) where that student cannot run). ``reference`` names
+    stored reference data (``forces_<reference>.json``): its structures are the fixed set the students
+    are compared on (``make_structures`` may give others), and the parameter value ``"teacher"``
+    reports the teacher's own accuracy against the stored energies and forces, so that a commit
+    that changes the teacher is an accuracy regression too. ``make_timing_structure(device)`` is the
+    structure both are timed on (default: the largest of the structures).
+    """
+
+    students: ClassVar[tuple[str, ...]] = ()
+    reference: ClassVar[str | None] = None
+    params: ClassVar = [[]]
+    param_names = ["student"]
+    device = "auto"  # the GPU where there is one; or "cuda:1", "cpu"
+
+    warmup_calls = 2
+    timing_target_time = 0.3  # seconds of calls per timing (teacher and student each)
+    timing_min_calls = 5
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.params = [([TEACHER] if cls.reference else []) + list(cls.students)]
+
+    # -- what a user provides ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def make_teacher(self, device):
+        """The reference model's ASE calculator on the torch device."""
+
+    @abc.abstractmethod
+    def make_student(self, name: str, device):
+        """Student ``name``'s ASE calculator on the torch device, or NotImplementedError(reason)."""
+
+    def make_structures(self) -> list:
+        """The fixed ase.Atoms structures on which the students' accuracy is compared."""
+        if not self.reference:
+            raise NotImplementedError(f"{type(self).__name__} has neither a reference nor make_structures")
+        return self._reference_data().structures
+
+    def make_timing_structure(self, device):
+        """The ase.Atoms both models are timed on."""
+        return max(self.make_structures(), key=len)
+
+    def reference_mismatch(self, data) -> str | None:
+        """Why the teacher built here is not the model the reference data came from (another release
+        of its weights, say), or None. The teacher's row is then skipped with this reason instead of
+        reporting a change that no commit made."""
+        return None
+
+    # -- the one measurement pass -----------------------------------------------------------------
+    def _reference_data(self):
+        from machmeter.workloads.mlff import load_force_reference
+
+        if getattr(self, "_reference_cache", None) is None:
+            self._reference_cache = load_force_reference(self.reference)
+        return self._reference_cache
+
+    def _teacher_predictions(self, device):
+        """The teacher, the structures and its predictions on them, built once for the whole pass."""
+        cached = getattr(self, "_teacher_cache", None)
+        if cached is None or cached[0] != str(device):
+            teacher = self.make_teacher(device)
+            structures = self.make_structures()
+            cached = (str(device), teacher, structures, predict(teacher, structures))
+            self._teacher_cache = cached
+        return cached[1:]
+
+    def _time(self, calculator, atoms, device, label):
+        from machmeter.instruments import time_callable
+
+        return time_callable(lambda: _calculate(calculator, atoms), device=device, warmup_calls=self.warmup_calls,
+                             min_repeats=self.timing_min_calls, target_time=self.timing_target_time, label=label)
+
+    def measure(self, student):
+        torch_device = require_device(resolved_device(self.device))
+        device = str(torch_device)
+        teacher, structures, (teacher_energies, teacher_forces) = self._teacher_predictions(torch_device)
+        if student == TEACHER:
+            data = self._reference_data()
+            mismatch = self.reference_mismatch(data)
+            if mismatch:
+                raise NotImplementedError(mismatch)
+            predicted = ((teacher_energies, teacher_forces) if structures is data.structures
+                         else predict(teacher, data.structures))
+            return {"device": device, "speedup": None,
+                    "speedup__unavailable": "the teacher is the unit of the students' speedups",
+                    **prediction_errors(data.energies, data.forces, *predicted)}
+
+        calculator = self.make_student(student, torch_device)
+        errors = prediction_errors(teacher_energies, teacher_forces, *predict(calculator, structures))
+        timing_atoms = self.make_timing_structure(torch_device)
+        # the teacher is timed again beside each student: clocks and temperature drift over a pass
+        teacher_latency = self._time(teacher, timing_atoms, device, TEACHER)
+        student_latency = self._time(calculator, timing_atoms, device, student)
+        return {
+            "device": device,
+            "timing_atoms": len(timing_atoms),
+            "speedup": teacher_latency.median / student_latency.median,
+            "speedup__samples": [teacher_latency.median / s for s in student_latency.samples if s > 0],
+            "student_ms": student_latency.median * 1e3,
+            "teacher_ms": teacher_latency.median * 1e3,
+            **errors,
+        }
+
+    # -- asv benchmarks ---------------------------------------------------------------------------
+    @declare(kind="throughput", unit="x")
+    def track_speedup(self, measured, student):
+        """Teacher time / student time per call (the teacher's median over each student call)."""
+        return self.metric_distribution("speedup")
+
+    # One declaration serves both rows. A student's error (float32 rounding up to bfloat16's 1e-2 eV/A)
+    # regresses when it grows by half; the teacher's error against its reference (~1e-6 eV/A) when it
+    # passes the floor, which sits below what TF32 switched on by accident costs SevenNet-0 (2.6e-4
+    # eV/A force MAE, 2e-3 largest on an H100) and above run-to-run noise of GPU reductions.
+    @declare(kind="accuracy", unit="eV/atom", higher_is_better=False, tolerance_abs=1e-5, tolerance_rel=0.5)
+    def track_energy_error_per_atom(self, measured, student):
+        return self.metric("energy_error_per_atom")
+
+    @declare(kind="accuracy", unit="eV/Å", higher_is_better=False, tolerance_abs=1e-4, tolerance_rel=0.5)
+    def track_force_mae(self, measured, student):
+        return self.metric("force_mae")
+
+    @declare(kind="accuracy", unit="eV/Å", higher_is_better=False, tolerance_abs=1e-4, tolerance_rel=0.5)
+    def track_force_rmse(self, measured, student):
+        return self.metric("force_rmse")
+
+    @declare(kind="accuracy", unit="eV/Å", higher_is_better=False, tolerance_abs=1e-3, tolerance_rel=0.5)
+    def track_force_max_error(self, measured, student):
+        return self.metric("force_max_error")
