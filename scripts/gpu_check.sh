@@ -11,7 +11,8 @@
 #   TESTS=0        skip the GPU-marked tests
 #   HISTORY=N      run asv on the last N commits of main from the carried bundle (.gpu_repo/), one
 #                  commit at a time, instead of the working tree as one scratch commit; the results
-#                  land in $OUT/asv-results.tgz (repacked after each commit)
+#                  land in $OUT/asv-results.tgz (repacked after each commit); COMMITS="hash ..." picks
+#                  the commits instead (to spread a history over several calls)
 #   ASV_ARGS=...   extra asv run arguments (default: --quick); BENCH=regex limits the benchmarks
 #   MACHINE=name   the asv machine name (default: gpu-<GPU model>)
 set -uo pipefail
@@ -40,7 +41,7 @@ fi
 work=$(mktemp -d)
 if [ -n "${HISTORY:-}" ]; then
     git clone -q .gpu_repo/machmeter.bundle "$work" -b main || exit 1
-    commits=$(git -C "$work" rev-list --first-parent --reverse -n "$HISTORY" main)
+    commits=${COMMITS:-$(git -C "$work" rev-list --first-parent --reverse -n "$HISTORY" main)}
 else
     # The working tree arrives without git history: benchmark it as one commit of a scratch repository.
     cp -r asv.conf.json pyproject.toml README.md src benchmarks "$work"/
