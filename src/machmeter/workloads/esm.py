@@ -66,6 +66,9 @@ __all__ = [
     "EsmLayout",
     "build_esm_model",
     "count_parameters",
+    "embed_proteins",
+    "encoder_flops_per_token",
+    "encoder_layer_parameters",
     "esm_config",
     "esm_tokenizer",
     "forward_flops",
@@ -74,6 +77,7 @@ __all__ = [
     "protein_batch",
     "random_protein_sequences",
     "supported_attn_implementations",
+    "weight_sums",
 ]
 
 #: The 20 standard amino acids (one-letter codes).
@@ -106,6 +110,18 @@ _COMMON_CONFIG = dict(
 )
 
 
+def encoder_layer_parameters(hidden_size: int, intermediate_size: int) -> int:
+    """Parameters of one BERT-style encoder layer: Q, K, V, O projections with biases, two
+    LayerNorms, and the two FFN projections with biases (ESM-2 and BERT/MiniLM alike)."""
+    h, i = hidden_size, intermediate_size
+    return 4 * (h * h + h) + 4 * h + (h * i + i) + (i * h + h)
+
+
+def encoder_flops_per_token(non_embedding_parameters: int, num_layers: int, hidden_size: int, seq_len: int) -> int:
+    """Forward FLOPs per token of a transformer encoder: ``2 N + 4 L seq_len hidden`` (module docstring)."""
+    return 2 * non_embedding_parameters + 4 * num_layers * seq_len * hidden_size
+
+
 @dataclass(frozen=True)
 class EsmLayout:
     """One published ESM-2 architecture.
@@ -133,8 +149,7 @@ class EsmLayout:
     @property
     def layer_parameters(self) -> int:
         """Parameters of one transformer layer (attention, FFN, 2 LayerNorms)."""
-        h, i = self.hidden_size, self.intermediate_size
-        return 4 * (h * h + h) + 4 * h + (h * i + i) + (i * h + h)
+        return encoder_layer_parameters(self.hidden_size, self.intermediate_size)
 
     @property
     def non_embedding_parameters(self) -> int:
@@ -393,10 +408,39 @@ def protein_batch(
 def model_flops_per_token(layout: str | EsmLayout, seq_len: int) -> int:
     """Forward FLOPs per token: ``2 N_nonembedding + 4 L seq_len hidden``."""
     lay = get_layout(layout)
-    return 2 * lay.non_embedding_parameters + 4 * lay.num_layers * seq_len * lay.hidden_size
+    return encoder_flops_per_token(lay.non_embedding_parameters, lay.num_layers, lay.hidden_size, seq_len)
 
 
 def forward_flops(layout: str | EsmLayout, batch: int, seq_len: int) -> int:
     """Forward FLOPs of one ``(batch, seq_len)`` encoder pass (see module docstring)."""
     return batch * seq_len * model_flops_per_token(layout, seq_len)
 
+
+# ---------------------------------------------------------------- embeddings
+
+
+@torch.inference_mode()
+def embed_proteins(model, tokenizer, sequences: list[str]) -> torch.Tensor:
+    """Per-protein embeddings ``(len(sequences), hidden)`` in the model's dtype and on its device.
+
+    The proteins are padded to the longest one in a single batch, so the attention mask is exercised
+    (a broken mask in an attention kernel shows in the shorter proteins' embeddings); the last hidden
+    state is mean-pooled over the mask, special tokens included, as sentence embedders pool.
+    """
+    from machmeter.workloads.minilm import mean_pooled_output
+
+    return mean_pooled_output(model, tokenizer(sequences, padding=True, return_tensors="pt"))
+
+
+def weight_sums(model: torch.nn.Module) -> dict[str, float]:
+    """Sum of all weights and of their squares, in float64: the identity of a random-weight model.
+
+    The same layout and seed give the same sums only where torch's CPU generator and transformers'
+    initialisation draw the same numbers; a reference computed with other draws does not apply.
+    """
+    total = squares = 0.0
+    for parameter in model.parameters():
+        flat = parameter.detach().reshape(-1).double()
+        total += float(flat.sum())
+        squares += float(torch.dot(flat, flat))
+    return {"sum": total, "sum_of_squares": squares}
