@@ -46,18 +46,23 @@ def run_asv(project, commits: list[str], machine: str, bench: list[str], quick: 
         hashes.write("\n".join(commits) + "\n")
     command = [sys.executable, "-m", "asv", "run", "--config", project.config_path, "--machine", machine,
                "--show-stderr", "--record-samples", f"HASHFILE:{hashes.name}"]
+    environment = dict(os.environ)
     if not _cuda_available():
         # asv runs each benchmark and parameter combination in its own process; without any CUDA
         # device nothing can be initialised before a fork, and a forkserver saves a Python start-up
         # and the suite's imports for each of those hundreds of processes.
         command += ["--launch-method", "forkserver"]
+        # One torch thread per benchmark process: on a small shared CPU host, OpenMP threads that spin
+        # on a core someone else holds made whole suites 10-15x slower for a run (false regressions).
+        environment.setdefault("OMP_NUM_THREADS", "1")
     for pattern in bench:
         command += ["--bench", pattern]
     if quick:
         command.append("--quick")
-    print("$ " + " ".join(command), flush=True)
+    threads = f"OMP_NUM_THREADS={environment['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in environment else ""
+    print("$ " + threads + " ".join(command), flush=True)
     try:
-        return subprocess.call(command, cwd=project.root)
+        return subprocess.call(command, cwd=project.root, env=environment)
     finally:
         os.unlink(hashes.name)
 
