@@ -101,7 +101,8 @@ def _threshold(series: Series, config: MachmeterConfig, default: float | None = 
     return default if default is not None else DEFAULT_THRESHOLDS.get(meaning.kind, 0.05)
 
 
-def _policy(series: Series, config: MachmeterConfig):
+def series_policy(series: Series, config: MachmeterConfig):
+    """The pull-request comparison's policy of a series: its kind, direction, tolerances and threshold."""
     meaning = series.meaning
     return policy_for(meaning.kind, meaning.higher_is_better, threshold=_threshold(series, config),
                       tolerance_abs=meaning.tolerance_abs, tolerance_rel=meaning.tolerance_rel)
@@ -124,7 +125,7 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
         if before is None and after is None:
             continue
         report.series_checked += 1
-        comparison = compare(_observation(before), _observation(after), _policy(series, config))
+        comparison = compare(_observation(before), _observation(after), series_policy(series, config))
         if comparison.verdict in (REGRESSION, IMPROVEMENT):
             report.add(Change(
                 benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,

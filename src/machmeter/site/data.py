@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass, field
 
 from machmeter.config import MachmeterConfig
-from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, check_history
+from machmeter.detect.compare import policy_for
+from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, check_history, series_policy
 from machmeter.report.units import format_value
-from machmeter.series import History, Series, series_label
+from machmeter.series import History, Series, is_measured, series_label
 from machmeter.triage import Acknowledgement
 
 STATUSES = ("regressed", "acknowledged", "improved", "steady")
@@ -314,9 +315,8 @@ def series_status(marks: list[ChangeMark], higher_is_better: bool) -> str:
 
 def _latest(values: list) -> tuple[float | None, int | None]:
     for i in range(len(values) - 1, -1, -1):
-        v = values[i]
-        if v is not None and v == v:
-            return v, i
+        if is_measured(values[i]):
+            return values[i], i
     return None, None
 
 
@@ -335,13 +335,9 @@ def _history_part(series: Series, position: dict[str, int], branch_length: int) 
 
 
 def _policy_of(series: Series, config: MachmeterConfig):
-    from machmeter.detect.engine import _policy  # the pull-request check's own thresholds
-
     try:
-        return _policy(series, config)
+        return series_policy(series, config)  # the pull-request check's own thresholds
     except ValueError:  # a kind the comparison does not know: judged as a time
-        from machmeter.detect.compare import policy_for
-
         return policy_for(None, series.meaning.higher_is_better)
 
 
@@ -399,7 +395,7 @@ def _flagged_runs(series: list[Series], position: dict[str, int]) -> tuple[dict[
         units[(item.key.machine, method)] = item.meaning.unit
         values = by_machine.setdefault(item.key.machine, {}).setdefault(method, {})
         for commit, value in zip(item.commits, item.values):
-            if value is not None and value == value:
+            if is_measured(value):
                 values[position[commit]] = value
     runs: dict[str, list[FlaggedRun]] = {}
     for machine, methods in by_machine.items():
