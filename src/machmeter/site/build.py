@@ -257,14 +257,9 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
            open_regressions=data.open_regressions(), improvements=data.recent_improvements())
     render("machines.html", "machines.html", root="", page="machines", machines=data.machines)
     render("compare.html", "compare.html", root="", page="compare")
-    benchmark_template = env.get_template("benchmark.html")
     for benchmark in data.benchmarks:
-        text = benchmark_template.render(**common, root="../", page="benchmark", benchmark=benchmark,
-                                         page_data=_benchmark_page_data(benchmark, data, machines_by_name))
-        with _open(os.path.join(folder, "benchmarks", f"{benchmark.id}.html")) as stream:
-            stream.write(text)
-        pages += 1
-        files += 1
+        render("benchmark.html", os.path.join("benchmarks", f"{benchmark.id}.html"), root="../", page="benchmark",
+               benchmark=benchmark, page_data=_benchmark_page_data(benchmark, data, machines_by_name))
     base = (site_url.rstrip("/") + "/") if site_url else ""
     entries = [_feed_entry(s, mark, data, base) for s, mark in data.regressions_by_date()[:FEED_ENTRIES]]
     render("feed.xml", "feed.xml", root="", page="feed", entries=entries, base=base,
@@ -479,12 +474,7 @@ def _xml_text(text: str) -> str:
 def _feed_entry(entry: SiteSeries, mark, data: SiteData, base: str) -> dict:
     commits = data.commits
     change = mark.change
-    return {key: _xml_text(value) if isinstance(value, str) else value for key, value in _feed_fields(
-        entry, mark, data, base, commits, change).items()}
-
-
-def _feed_fields(entry, mark, data, base, commits, change) -> dict:
-    return {
+    fields = {
         "title": f"{entry.label} on {entry.key.machine}: {percent(change.change)} "
                  f"({format_value(change.before, change.unit)} → {format_value(change.after, change.unit)})",
         "link": f"{base}benchmarks/{entry.benchmark_id}.html#{entry.id}",
@@ -498,3 +488,4 @@ def _feed_fields(entry, mark, data, base, commits, change) -> dict:
         else ("open" if mark.open else "resolved"),
         "machine": entry.key.machine,
     }
+    return {key: _xml_text(value) if isinstance(value, str) else value for key, value in fields.items()}

@@ -14,10 +14,14 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _server(folder: str, host: str, port: int) -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(_QuietHandler, directory=os.path.abspath(folder))
+    return http.server.ThreadingHTTPServer((host, port), handler)
+
+
 def start_server(folder: str, host: str = "127.0.0.1", port: int = 0) -> http.server.ThreadingHTTPServer:
     """Serve ``folder`` in a background thread; the server's ``server_address`` has the real port."""
-    handler = functools.partial(_QuietHandler, directory=os.path.abspath(folder))
-    server = http.server.ThreadingHTTPServer((host, port), handler)
+    server = _server(folder, host, port)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="machmeter-site-server", daemon=True)
     thread.start()
@@ -26,8 +30,7 @@ def start_server(folder: str, host: str = "127.0.0.1", port: int = 0) -> http.se
 
 def serve_forever(folder: str, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve ``folder`` until interrupted (Ctrl-C), printing where."""
-    handler = functools.partial(_QuietHandler, directory=os.path.abspath(folder))
-    with http.server.ThreadingHTTPServer((host, port), handler) as server:
+    with _server(folder, host, port) as server:
         shown_host = server.server_address[0]
         print(f"machmeter: serving {folder} at http://{shown_host}:{server.server_address[1]}/ (Ctrl-C to stop)",
               flush=True)
