@@ -25,9 +25,7 @@ differently); commit the JSON files with the change.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import sys
 
 import torch
@@ -35,6 +33,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
+from machmeter.fileio import json_text, write_text_atomic  # noqa: E402
 from machmeter.workloads import esm, minilm  # noqa: E402
 
 REFERENCE_DIR = os.path.join(ROOT, "src", "machmeter", "data", "reference")
@@ -138,14 +137,9 @@ def esm_reference() -> dict:
 
 def write(name: str, models: dict) -> str:
     path = os.path.join(REFERENCE_DIR, f"{name}.json")
-    os.makedirs(REFERENCE_DIR, exist_ok=True)
     document = {"generated_by": "scripts/make_embedding_reference.py", "environment": _environment(), "models": models}
-    text = json.dumps(document, indent=1, ensure_ascii=False)
-    # one line per vector instead of one per number
-    text = re.sub(r"\[\s*([-+0-9.eE]+(?:,\s*[-+0-9.eE]+)*)\s*\]",
-                  lambda match: "[" + ", ".join(match.group(1).replace(",", " ").split()) + "]", text)
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(text + "\n")
+    write_text_atomic(path, json_text(document, ensure_ascii=False))  # one line per vector
+    os.chmod(path, 0o644)
     return path
 
 

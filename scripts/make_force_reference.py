@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 
 import numpy as np
@@ -29,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
 from machmeter.errors import MachmeterError  # noqa: E402
-from machmeter.fileio import write_text_atomic  # noqa: E402
+from machmeter.fileio import json_text, write_text_atomic  # noqa: E402
 from machmeter.suites.students import predict, prediction_errors  # noqa: E402
 from machmeter.workloads.mlff import FORCE_REFERENCES, force_reference_record  # noqa: E402
 from machmeter.workloads.systems import ARGON_LATTICE_A, ARGON_LJ, copper, silicon, water_box  # noqa: E402
@@ -93,13 +92,6 @@ def sevennet0():
 
 
 MAKERS = {"lj_argon": lj_argon, "sevennet0": sevennet0}
-# one line per atom (position, force) and per flat list: a few KB that still diff by atom
-_NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]+?|true|false|(?:true|false)(?:,\s*(?:true|false))*)\s*\]")
-
-
-def to_json(document: dict) -> str:
-    return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]",
-                            json.dumps(document, indent=1)) + "\n"
 
 
 def main(argv=None) -> int:
@@ -125,7 +117,7 @@ def main(argv=None) -> int:
                                        [np.asarray(s["forces_eV_per_A"]) for s in document["structures"]])
             print(f"{name}: stored vs recomputed: {errors}")
             continue
-        write_text_atomic(path, to_json(document))
+        write_text_atomic(path, json_text(document))
         os.chmod(path, 0o644)
         print(f"wrote {path} ({os.path.getsize(path)} bytes, {len(document['structures'])} structures)")
     return status

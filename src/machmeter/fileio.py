@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
+
+# a list of numbers or of booleans, as json.dumps(indent=...) spreads it over one line per item
+_FLAT_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]+?|true|false|(?:true|false)(?:,\s*(?:true|false))*)\s*\]")
 
 
 def write_text_atomic(path: str, text: str) -> None:
@@ -19,3 +24,10 @@ def write_text_atomic(path: str, text: str) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def json_text(document, *, ensure_ascii: bool = True) -> str:
+    """``document`` as JSON indented by one space, each list of numbers or booleans on one line: reference
+    data of a few KB that still diffs by atom or by vector."""
+    return _FLAT_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]",
+                          json.dumps(document, indent=1, ensure_ascii=ensure_ascii)) + "\n"
