@@ -60,7 +60,7 @@ def flop_metrics(flops: int | None, latency, device: str, dtype: str, why_none: 
     if flops is None:
         return {"model_tflops": None, "model_tflops__unavailable": why_none,
                 "mfu_percent": None, "mfu_percent__unavailable": why_none}
-    from machmeter.instruments.peak_flops import lookup_peak, matmul_precision
+    from machmeter.instruments.peak_flops import lookup_peak, matmul_precision, model_flop_utilisation
 
     per_call = [flops / s for s in latency.samples if s > 0]
     metrics = {"model_tflops": flops / latency.mean / 1e12, "model_tflops__samples": [f / 1e12 for f in per_call]}
@@ -73,8 +73,9 @@ def flop_metrics(flops: int | None, latency, device: str, dtype: str, why_none: 
         return {**metrics, "mfu_percent": None, "mfu_percent__unavailable": str(error)}
     if peak.flops is None:
         return {**metrics, "mfu_percent": None, "mfu_percent__unavailable": peak.reason}
-    return {**metrics, "mfu_percent": 100 * flops / latency.mean / peak.flops,
-            "mfu_percent__samples": [100 * f / peak.flops for f in per_call],
+    return {**metrics, "mfu_percent": 100 * model_flop_utilisation(flops, latency.mean, peak.flops),
+            "mfu_percent__samples": [100 * model_flop_utilisation(flops, s, peak.flops)
+                                     for s in latency.samples if s > 0],
             "peak_tflops": peak.flops / 1e12, "peak_precision": peak.precision}
 
 
