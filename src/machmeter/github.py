@@ -115,6 +115,10 @@ class GitHub:
                               f"(not the API at {self.api_url})")
         return url
 
+    def _backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1, 2, ...): exponential backoff."""
+        return self.backoff * 2 ** (attempt - 1)
+
     def _wait_for(self, response: requests.Response, attempt: int) -> float | None:
         """Seconds to wait before trying again, or None when the answer is final."""
         status, headers = response.status_code, response.headers
@@ -130,7 +134,7 @@ class GitHub:
             return max(0.0, float(reset) - self._clock()) + 1.0
         if rate_limited and status == 403:
             return 60.0  # a secondary rate limit without a hint: GitHub asks for at least a minute
-        return self.backoff * 2 ** (attempt - 1)
+        return self._backoff(attempt)
 
     def request(self, method: str, path_or_url: str, *, json=None, params=None, idempotent: bool = True):
         url = self._url(path_or_url)
@@ -144,7 +148,7 @@ class GitHub:
                     raise self._error(reason, _MaybeStored) from None
                 if attempt == self.attempts:
                     raise self._error(f"{reason} after {attempt} attempts") from None
-                self._sleep(self.backoff * 2 ** (attempt - 1))
+                self._sleep(self._backoff(attempt))
                 continue
             except requests.RequestException as error:
                 raise self._error(f"{where}: request failed ({type(error).__name__})") from None
@@ -268,7 +272,7 @@ def upsert_comment(client: GitHub, number: int, body: str, marker: str, author: 
             # it may be stored after all: the next round looks for it before creating another
             problem = error
             if attempt < client.attempts:
-                client._sleep(client.backoff * 2 ** (attempt - 1))
+                client._sleep(client._backoff(attempt))
     raise GitHubError(f"{problem} {client.attempts} times: the comment was not posted")
 
 

@@ -294,6 +294,12 @@ def read_history(results_dir: str, git_order: list[str] | None, config: Machmete
         for key in keys:
             sources[key] += 1
     meanings: dict[str, Meaning] = {}
+
+    def meaning(benchmark: str) -> Meaning:
+        if benchmark not in meanings:
+            meanings[benchmark] = resolve_meaning(benchmark, folder.benchmarks.get(benchmark), config)
+        return meanings[benchmark]
+
     series = []
     shared: dict[SeriesKey, list] = defaultdict(list)  # (rank, values, stats) of keys with several sources
     while blocks:
@@ -316,14 +322,10 @@ def read_history(results_dir: str, git_order: list[str] | None, config: Machmete
             if sources[key] > 1:
                 shared[key].append(([ranks[i] for i in kept], commits, columns[index], stats_of))
                 continue
-            if key.benchmark not in meanings:
-                meanings[key.benchmark] = resolve_meaning(key.benchmark, folder.benchmarks.get(key.benchmark), config)
-            series.append(Series(key, meanings[key.benchmark], list(commits), list(columns[index]), stats=stats_of))
+            series.append(Series(key, meaning(key.benchmark), list(commits), list(columns[index]), stats=stats_of))
     for key, pieces in shared.items():
         merged = sorted((r, n, i) for n, piece in enumerate(pieces) for i, r in enumerate(piece[0]))
-        if key.benchmark not in meanings:
-            meanings[key.benchmark] = resolve_meaning(key.benchmark, folder.benchmarks.get(key.benchmark), config)
-        item = Series(key, meanings[key.benchmark], [pieces[n][1][i] for _, n, i in merged],
+        item = Series(key, meaning(key.benchmark), [pieces[n][1][i] for _, n, i in merged],
                       [pieces[n][2][i] for _, n, i in merged])
         if any(piece[3] is not None for piece in pieces):
             item.stats = SeriesStats(*(array("d", [_NAN if pieces[n][3] is None else getattr(pieces[n][3], band)[i]

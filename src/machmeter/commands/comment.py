@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 
 from machmeter.errors import MachmeterError
 
 _REPORT_LIMIT = 64 * 2**20  # a check report is kilobytes; an artifact is untrusted, so cap what is read
-_SHA = re.compile(r"[0-9a-f]{7,40}")
 
 
 def add_arguments(parser):
@@ -102,7 +100,7 @@ def _pull_request(args, client):
 def run(args) -> int:
     from machmeter.commands.check import site_url
     from machmeter.github import DEFAULT_API_URL, GitHub, upsert_comment
-    from machmeter.report.verdicts import MARKER, to_markdown
+    from machmeter.report.verdicts import COMMIT_HASH, MARKER, to_markdown
 
     if args.base is not None and args.head is None:
         raise MachmeterError("--base needs --head")
@@ -126,7 +124,7 @@ def run(args) -> int:
             print(f"machmeter comment: warning: {warning}", file=sys.stderr)
     if args.expect_head is not None:
         expected = args.expect_head.strip().lower()
-        if not _SHA.fullmatch(expected) or not (report.head or "").startswith(expected):
+        if not COMMIT_HASH.fullmatch(expected) or not (report.head or "").startswith(expected):
             raise MachmeterError(f"{args.report or 'comparison'}: head {str(report.head)[:12]} is not the expected "
                                  f"commit {args.expect_head[:12]!r}")
     body = to_markdown(report, site_url=site_url(args.site_url, config), details_url=details_url)

@@ -281,7 +281,7 @@ def render(report: CheckReport, fmt: str, site_url: str | None = None, details_u
 # -- reading a report back: the comment job gets it from an artifact a pull request's run wrote, so
 # every field is checked before use (data only: nothing in it is ever executed or followed)
 
-_HASH = re.compile(r"[0-9a-f]{7,40}")
+COMMIT_HASH = re.compile(r"[0-9a-f]{7,40}")  # a commit named in a report: 7 to 40 hex digits
 _CHANGE_FIELDS = {
     "benchmark": str, "params": dict, "machine": str, "env_name": str, "commit": str, "commit_range": list,
     "before": (int, float), "after": (int, float), "change": (int, float), "direction": str, "kind": str,
@@ -306,7 +306,7 @@ def _checked(entry, fields: dict, fail, where: str) -> dict:
 
 
 def _commit(value, fail, where: str) -> str:
-    if not (isinstance(value, str) and _HASH.fullmatch(value)):
+    if not (isinstance(value, str) and COMMIT_HASH.fullmatch(value)):
         fail(f"{where} is not a commit hash")
     return value
 
