@@ -244,6 +244,35 @@ class _Block:
     stats: list | None
 
 
+def _read_blocks(folder: ResultsFolder, files: list, config: MachmeterConfig, stats: bool):
+    """The rows of ``files`` as read, grouped in blocks (no per-value work while reading), with the
+    commits' dates and the warnings of the files skipped."""
+    blocks: dict[tuple, _Block] = {}
+    dates: dict[str, int] = {}
+    ignored: dict[str, bool] = {}
+    parameter_sets: dict[int, tuple] = {}  # the loader shares one tuple per parameter set: key it once
+    share = ResultsFolder(folder.path, folder.benchmarks, folder.machines, files, [])
+    for parsed in share.read(read_result_file):
+        dates.setdefault(parsed.commit, parsed.date or 0)
+        commit, machine_name, env_name = parsed.commit, parsed.machine, parsed.env_name
+        for name, combinations, values, version, row in parsed.rows:
+            if ignored.setdefault(name, config.ignored(name)):
+                continue
+            cached = parameter_sets.get(id(combinations))
+            if cached is None or cached[0] is not combinations:
+                cached = parameter_sets[id(combinations)] = (combinations,
+                                                             tuple(tuple(p.items()) for p in combinations))
+            key = (name, cached[1], machine_name, env_name, version)
+            block = blocks.get(key)
+            if block is None:
+                block = blocks[key] = _Block(combinations, [], [], [] if stats else None)
+            block.commits.append(commit)
+            block.rows.append(values)
+            if stats:
+                block.stats.append(_row_stats(row, len(combinations)))
+    return blocks, dates, share.warnings
+
+
 def load_history(results_dir: str, git_order: list[str] | None, config: MachmeterConfig,
                  machine: str | None = None):
     """Every series' values in commit order, read straight from the result files.
@@ -262,25 +291,29 @@ def read_history(results_dir: str, git_order: list[str] | None, config: Machmete
     (``Series.stats``), ``branch_only=False`` keeps the commits off the branch (pull requests), after
     the branch's own in every series."""
     folder = ResultsFolder.open(results_dir, machine=machine)
-    # each file's rows are kept as read (no per-value work while reading), then spread into series
+    # the files are read on all cores, each worker a contiguous share of them; the blocks of the
+    # shares are then joined (the rows of one block from two shares are one block)
+    from machmeter.parallel import forked_map, worker_count
+
+    shares = worker_count() if len(folder.files) >= 500 else 1
+    size = -(-len(folder.files) // shares) if folder.files else 1
+    parts = forked_map(lambda files: _read_blocks(folder, files, config, stats),
+                       [folder.files[i:i + size] for i in range(0, len(folder.files), size)])
     blocks: dict[tuple, _Block] = {}
     dates: dict[str, int] = {}
-    ignored: dict[str, bool] = {}
-    for parsed in folder.read(read_result_file):
-        dates.setdefault(parsed.commit, parsed.date or 0)
-        commit, machine_name, env_name = parsed.commit, parsed.machine, parsed.env_name
-        for name, combinations, values, version, row in parsed.rows:
-            if ignored.setdefault(name, config.ignored(name)):
+    for part_blocks, part_dates, part_warnings in parts:
+        for key, block in part_blocks.items():
+            joined = blocks.get(key)
+            if joined is None:
+                blocks[key] = block
                 continue
-            # the loader shares one tuple of params dicts per parameter set: its identity stands for it
-            key = (name, id(combinations), machine_name, env_name, version)
-            block = blocks.get(key)
-            if block is None:
-                block = blocks[key] = _Block(combinations, [], [], [] if stats else None)
-            block.commits.append(commit)
-            block.rows.append(values)
-            if stats:
-                block.stats.append(_row_stats(row, len(combinations)))
+            joined.commits += block.commits
+            joined.rows += block.rows
+            if joined.stats is not None:
+                joined.stats += block.stats
+        for commit, date in part_dates.items():
+            dates.setdefault(commit, date)
+        folder.warnings += part_warnings
     # the branch's first-parent history: commits off it (pull requests) are not part of the history
     order = order_commits(dates, git_order, branch_only=branch_only)
     on_branch = set(git_order or ())

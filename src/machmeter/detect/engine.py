@@ -150,37 +150,65 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
 def check_history(series_list: list[Series], config: MachmeterConfig,
                   acknowledgements: list[Acknowledgement]) -> CheckReport:
     """Change points over every series' whole history, in both directions."""
-    from machmeter.detect.changepoints import find_change_points
-
     report = CheckReport(mode="history")
-    for series in series_list:
-        values = series.values
-        if not any(is_measured(v) for v in values):
-            report.skipped += 1
-            continue
-        report.series_checked += 1
-        meaning = series.meaning
-        if meaning.kind == "state":
-            report.unchanged += 1
-            continue
-        points = find_change_points(values, min_relative_change=_threshold(series, config, HISTORY_DEFAULT_FLOOR))
-        if not points:
-            report.unchanged += 1
-        commits = series.commits
-        for point in points:
-            worse = point.after < point.before if meaning.higher_is_better else point.after > point.before
-            if meaning.kind == "accuracy" and not _beyond_tolerance(point.before, point.after, meaning):
-                continue
-            report.add(Change(
-                benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
-                env_name=series.key.env_name, commit=commits[point.index],
-                commit_range=(commits[point.previous_index], commits[point.index]),
-                before=point.before, after=point.after, change=point.relative_change,
-                direction=REGRESSION if worse else IMPROVEMENT, kind=meaning.kind, unit=meaning.unit,
-                higher_is_better=meaning.higher_is_better, confidence=point.confidence, method="change-point",
-            ), acknowledgements)
+    for series, points in zip(series_list, history_change_points(series_list, config)):
+        _add_history_changes(report, series, points, acknowledgements)
     report.sort()
     return report
+
+
+def history_change_points(series_list: list[Series], config: MachmeterConfig) -> list[list | None]:
+    """Each series' change points (None for a series that has no measured value or is a run-state
+    series, which is never judged), found on all cores for long histories."""
+    from machmeter.detect.changepoints import find_change_points
+    from machmeter.parallel import forked_map
+
+    jobs = [(index, series.values, _threshold(series, config, HISTORY_DEFAULT_FLOOR))
+            for index, series in enumerate(series_list)
+            if series.meaning.kind != "state" and any(is_measured(v) for v in series.values)]
+    found = forked_map(lambda job: find_change_points(job[1], min_relative_change=job[2]), jobs, min_items=64)
+    points: list[list | None] = [None] * len(series_list)
+    for (index, _, _), series_points in zip(jobs, found):
+        points[index] = series_points
+    return points
+
+
+def _add_history_changes(report: CheckReport, series: Series, points: list | None,
+                         acknowledgements: list[Acknowledgement]) -> None:
+    if not any(is_measured(v) for v in series.values):
+        report.skipped += 1
+        return
+    report.series_checked += 1
+    meaning = series.meaning
+    if points is None or not points:  # a run-state series, or no change
+        report.unchanged += 1
+        return
+    commits = series.commits
+    for point in points:
+        worse = point.after < point.before if meaning.higher_is_better else point.after > point.before
+        if meaning.kind == "accuracy" and not _beyond_tolerance(point.before, point.after, meaning):
+            continue
+        report.add(Change(
+            benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
+            env_name=series.key.env_name, commit=commits[point.index],
+            commit_range=(commits[point.previous_index], commits[point.index]),
+            before=point.before, after=point.after, change=point.relative_change,
+            direction=REGRESSION if worse else IMPROVEMENT, kind=meaning.kind, unit=meaning.unit,
+            higher_is_better=meaning.higher_is_better, confidence=point.confidence, method="change-point",
+        ), acknowledgements)
+
+
+def history_reports(series_list: list[Series], config: MachmeterConfig,
+                    acknowledgements: list[Acknowledgement]) -> list[CheckReport]:
+    """One ``check_history`` report per series (what the site shows on each series' row), with the
+    change points of all series found at once."""
+    reports = []
+    for series, points in zip(series_list, history_change_points(series_list, config)):
+        report = CheckReport(mode="history")
+        _add_history_changes(report, series, points, acknowledgements)
+        report.sort()
+        reports.append(report)
+    return reports
 
 
 def _beyond_tolerance(before: float, after: float, meaning) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from machmeter.config import MachmeterConfig
 from machmeter.detect.compare import policy_for
-from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, check_history, series_policy
+from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, history_reports, series_policy
 from machmeter.report.units import format_value
 from machmeter.series import History, Series, is_measured, series_label
 from machmeter.triage import Acknowledgement
@@ -441,15 +441,18 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
     used_ids: set[str] = set()
     statuses = dict.fromkeys(STATUSES, 0)
     checked = skipped = 0
-    for item in history.series:
+    branches = [_history_part(item, position, commits.branch_length) for item in history.series]
+    # the change points of every series at once (on all cores), one report per series
+    checked_branches = [branch for branch in branches if branch is not None]
+    reports = dict(zip(map(id, checked_branches), history_reports(checked_branches, config, acknowledgements)))
+    for item, branch in zip(history.series, branches):
         sid = series_id(item)
         while sid in used_ids:  # never two files for one id
             sid = short_id(sid)
         used_ids.add(sid)
-        branch = _history_part(item, position, commits.branch_length)
         marks: list[ChangeMark] = []
         if branch is not None:
-            report = check_history([branch], config, acknowledgements)
+            report = reports[id(branch)]
             checked += report.series_checked
             skipped += report.skipped
             marks = mark_changes(report.regressions + report.improvements + report.acknowledged, position,
