@@ -33,7 +33,7 @@ def test_forked_map_stays_in_this_process_while_another_thread_runs():
 
 def test_history_read_and_checked_on_workers_equals_one_process(tmp_path, monkeypatch):
     results = tmp_path / "results"
-    write_asv_results(str(results), n_commits=200, n_series=12, n_machines=3)  # 600 files: read in shares
+    write_asv_results(str(results), n_commits=200, n_series=24, n_machines=3)  # 600 files, 72 series
     config = MachmeterConfig()
 
     def snapshot():
