@@ -71,6 +71,14 @@ def test_small_real_slowdown_significant_flagged_only_above_threshold():
     assert "below" in lenient.reason
 
 
+def test_thousands_of_samples_a_side_are_compared_by_rank_test():
+    # an MD trajectory's per-step samples: C(n+m, n) is far beyond a float
+    before = noisy(10.0, 0.01, 2000, 21)
+    after = noisy(11.0, 0.01, 2000, 22)
+    result = compare(before, after, TIME)
+    assert result.verdict == "regression" and result.method == "mann-whitney" and result.significant
+
+
 def test_difference_within_noise_is_not_significant():
     before = noisy(10.0, 0.03, 10, 21)
     after = noisy(10.3, 0.03, 10, 22)  # 3 % apart under 3 % noise, 10 samples

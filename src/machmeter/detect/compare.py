@@ -366,7 +366,9 @@ def _significance(before: Observation, after: Observation, policy: Policy):
 
 def _rank_test_can_reach(n: int, m: int, alpha: float) -> bool:
     """Whether the smallest two-sided p of the exact test, 2 / C(n+m, n), is below alpha."""
-    return 2.0 / math.comb(n + m, n) < alpha
+    # compared as C(n+m, n) > 2 / alpha: int and float compare exactly in Python, while 2 / C overflows
+    # a float once the binomial passes 1e308 (a thousand MD steps of samples on each side)
+    return math.comb(n + m, n) > 2.0 / alpha
 
 
 def _mann_whitney_p(x: np.ndarray, y: np.ndarray) -> float:
