@@ -55,3 +55,18 @@ def commit_module(repo, source: str, message: str) -> str:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", message)
     return git(repo, "rev-parse", "HEAD")
+
+
+def record_machine_and_run_asv(repo, home, machine: str, *asv_args: str, timeout: int = 900):
+    """``machmeter machine`` then ``asv run --record-samples ... ALL`` in ``repo`` with HOME=``home`` (asv's
+    machine file lives there); both must succeed. Returns (the environment used, asv's standard output)."""
+    import sys
+
+    env = {**os.environ, "HOME": str(home)}
+    recorded = subprocess.run([sys.executable, "-m", "machmeter", "machine", "--machine", machine], cwd=repo,
+                              env=env, capture_output=True, text=True)
+    assert recorded.returncode == 0, recorded.stderr
+    run = subprocess.run([sys.executable, "-m", "asv", "run", "--machine", machine, "--record-samples", *asv_args,
+                          "ALL"], cwd=repo, env=env, capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return env, run.stdout

@@ -13,7 +13,7 @@ import pytest
 
 from machmeter.results import load_results
 
-from .asv_project import commit_module, create_project
+from .asv_project import commit_module, create_project, record_machine_and_run_asv
 
 pytestmark = pytest.mark.e2e
 
@@ -88,15 +88,8 @@ def asv_run(tmp_path_factory):
     first = commit_module(repo, _module(0.002, 0.010), "fast and accurate")
     second = commit_module(repo, _module(0.006, 0.050), "slower and less accurate")
 
-    env = {**os.environ, "HOME": str(home)}
-    machine = subprocess.run([sys.executable, "-m", "machmeter", "machine", "--machine", "testbox"],
-                             cwd=repo, env=env, capture_output=True, text=True)
-    assert machine.returncode == 0, machine.stderr
-    run = subprocess.run([sys.executable, "-m", "asv", "run", "--machine", "testbox", "--show-stderr",
-                          "--record-samples", "--quick", "ALL"],
-                         cwd=repo, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout + run.stderr
-    return {"repo": repo, "home": home, "commits": (first, second), "stdout": run.stdout}
+    _, stdout = record_machine_and_run_asv(repo, home, "testbox", "--show-stderr", "--quick", timeout=600)
+    return {"repo": repo, "home": home, "commits": (first, second), "stdout": stdout}
 
 
 def test_benchmarks_json_carries_declarations(asv_run):

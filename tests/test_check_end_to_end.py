@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from .asv_project import commit_module, create_project
+from .asv_project import commit_module, create_project, record_machine_and_run_asv
 
 pytestmark = pytest.mark.e2e
 
@@ -67,12 +66,7 @@ def project(tmp_path_factory):
     base = commit_module(repo, _module(0.004, 0.010, 0.999), "baseline")
     # 2x slower, 3x worse forces
     head = commit_module(repo, _module(0.008, 0.030, 0.999), "faster kernels (not really)")
-    env = {**os.environ, "HOME": str(home)}
-    subprocess.run([sys.executable, "-m", "machmeter", "machine", "--machine", "box"], cwd=repo, env=env,
-                   check=True, capture_output=True)
-    run = subprocess.run([sys.executable, "-m", "asv", "run", "--machine", "box", "--record-samples", "ALL"],
-                         cwd=repo, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout + run.stderr
+    env, _ = record_machine_and_run_asv(repo, home, "box", timeout=600)
     return {"repo": repo, "env": env, "base": base, "head": head}
 
 

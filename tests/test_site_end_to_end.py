@@ -6,14 +6,13 @@ every page type (test-output/site/e2e-*.png)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from .asv_project import commit_module, create_project, git
+from .asv_project import commit_module, create_project, record_machine_and_run_asv, git
 from .test_site_browser import Page, browser, hover_point, main_traces, print_ready, served  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -70,12 +69,7 @@ def project(tmp_path_factory):
     commits = [commit_module(repo, _module(0.002, 250.0), "baseline"),
                commit_module(repo, _module(0.002, 255.0), XSS),
                commit_module(repo, _module(0.004, 180.0), "slower step")]
-    env = {**os.environ, "HOME": str(home)}
-    subprocess.run([sys.executable, "-m", "machmeter", "machine", "--machine", "box"], cwd=repo, env=env,
-                   check=True, capture_output=True)
-    run = subprocess.run([sys.executable, "-m", "asv", "run", "--machine", "box", "--record-samples", "ALL"],
-                         cwd=repo, env=env, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout + run.stderr
+    env, _ = record_machine_and_run_asv(repo, home, "box")
     site = subprocess.run([sys.executable, "-m", "machmeter", "site"], cwd=repo, env=env, capture_output=True,
                           text=True, timeout=300)
     assert site.returncode == 0, site.stdout + site.stderr
