@@ -62,13 +62,13 @@ for commit in $commits; do
     echo "gpu_check: asv run of ${commit:0:8} took $(( $(date +%s) - asv_started )) s" | tee -a "$out/asv-run.txt"
     tar -C "$work/.asv" -czf "$out/asv-results.tgz" results
 done
-python3 - "$work" "$machine" <<'PY' | tee "$out/measured.txt"
-import sys, subprocess
+last_commit=$(git -C "$work" rev-parse "${commit:-main}")
+python3 - "$work" "$machine" "$last_commit" <<'PY' | tee "$out/measured.txt"
+import sys
 from machmeter.results import load_results
 from machmeter.report.measured import measured_table
-work, machine = sys.argv[1:]
-head = subprocess.check_output(["git", "-C", work, "rev-parse", "main"], text=True).strip()
-print(measured_table(load_results(f"{work}/.asv/results"), [head], machine=machine))
+work, machine, last_commit = sys.argv[1:]
+print(measured_table(load_results(f"{work}/.asv/results"), [last_commit], machine=machine))
 PY
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("measured table")
 echo "gpu_check: whole call took $(( $(date +%s) - started )) s"
