@@ -13,7 +13,8 @@ import pytest
 
 from machmeter.cli import main
 from machmeter.config import MachmeterConfig
-from machmeter.detect.engine import Change, check_history
+from machmeter.detect.engine import NOISY_KINDS, Change, check_history, series_policy
+from machmeter.detect.noise import run_to_run_noise
 from machmeter.errors import MachmeterError
 from machmeter.project import load_project
 from machmeter.report.units import format_value
@@ -111,6 +112,22 @@ def test_page_data_follows_the_checks_verdicts(synthetic):
     assert timing.history.stats is not None and timing.latest_text == format_value(timing.latest, "seconds")
     assert {m.name for m in data.machines} == {"gpu-runner-0", "gpu-runner-1"}
     assert dict(data.machines[0].fingerprint)["GPU"] == "NVIDIA H100 80GB HBM3"
+
+
+def test_compare_thresholds_are_the_checks_or_the_series_noise_floor(synthetic):
+    root, _ = synthetic
+    project = load_project(str(root / "asv.conf.json"))
+    config = MachmeterConfig()
+    history = read_history(project.results_dir, None, config, branch_only=False)
+    data = prepare_site(project.project, history, config, [], {}, project.show_commit_url)
+    raised = 0
+    for entry in data.series:
+        policy_threshold = series_policy(entry.series, config).threshold
+        noise = run_to_run_noise(entry.history.values) if entry.meaning.kind in NOISY_KINDS else None
+        expected = policy_threshold if noise is None else max(policy_threshold, noise.floor)
+        assert entry.threshold == pytest.approx(expected)
+        raised += entry.threshold > policy_threshold
+    assert raised > 0  # the synthetic timings are noisier than 5 % / 4.3 for some series
 
 
 def test_history_carries_asv_intervals_behind_an_option(synthetic):

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 
 from machmeter.config import MachmeterConfig, load_config
-from machmeter.detect.engine import CheckReport, check_revisions
+from machmeter.detect.engine import CheckReport, check_revisions, run_to_run_noises
+from machmeter.detect.noise import NOISE_WINDOW
 from machmeter.errors import MachmeterError
 from machmeter.project import AsvProject
 from machmeter.results import load_results, result_commit_prefixes
-from machmeter.series import build_series
+from machmeter.series import Series, build_series, git_commit_order
 from machmeter.triage import acknowledgements_for_pull_request, load_triage
 
 
@@ -61,6 +62,23 @@ def _full_hash(revision: str, commits: set[str], results_dir: str) -> str:
     return found[0]
 
 
+def recent_history(project: AsvProject, named_prefixes: set[str], exclude: set[str], config: MachmeterConfig,
+                   machine: str | None = None) -> list[Series] | None:
+    """The series of the newest :data:`NOISE_WINDOW` commits of the branch that have results (the
+    nightly runs a pull request is judged against), ``exclude`` left out; None without a repository
+    to order them."""
+    git_order = git_commit_order(project.repo, project.branches)
+    if not git_order:
+        return None
+    lengths = {len(prefix) for prefix in named_prefixes}
+    recent = [commit for commit in reversed(git_order)
+              if commit not in exclude and any(commit[:n] in named_prefixes for n in lengths)][:NOISE_WINDOW]
+    if not recent:
+        return []
+    results = load_results(project.results_dir, recent)
+    return build_series(results, recent[::-1], config, machine)
+
+
 def compare_revisions(project: AsvProject, base: str, head: str, machine: str | None = None,
                       config: MachmeterConfig | None = None) -> CheckReport:
     """Every series of the two revisions compared, triage applied; the report carries the machines'
@@ -83,8 +101,11 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
     base_hash, head_hash = (_full_hash(r, present, results_dir) for r in revisions)
     acknowledgements = acknowledgements_for_pull_request(
         acknowledgements, pull_request_commits(project.repo, base_hash, head_hash), head_hash)
+    history = recent_history(project, named, {base_hash, head_hash}, config, machine)
+    noises = run_to_run_noises(history or [], {base_hash, head_hash})
+    why = {} if history is not None else {"no_noise_because": "no local repository to order earlier runs by"}
     report = check_revisions(build_series(results, [base_hash, head_hash], config, machine), base_hash, head_hash,
-                             config, acknowledgements)
+                             config, acknowledgements, noises, **why)
     report.machines = {name: info for name, info in results.machines.items() if machine is None or name == machine}
-    report.warnings = list(results.warnings)
+    report.warnings = list(results.warnings) + report.warnings
     return report

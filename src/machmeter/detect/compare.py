@@ -10,6 +10,11 @@ relative size reaches the policy's **threshold**: GPU timings are routinely sign
 non-overlapping distributions) without anyone caring, so the threshold decides what matters and the
 statistics decide what is real.
 
+The statistics below see one run per side, and a run's samples scatter far less than runs do on a
+GPU. When the policy carries the series' **run-to-run noise** (``Policy.noise``, learnt from earlier
+runs on the same machine: :mod:`machmeter.detect.noise`), its floor raises the threshold, so a change
+must also exceed what two runs of unchanged code differ by.
+
 How significance is decided, in order of preference (``Comparison.method``):
 
 ``"mann-whitney"``
@@ -77,6 +82,8 @@ from typing import Sequence
 
 import numpy as np
 
+from machmeter.detect.noise import RunToRunNoise
+
 KINDS = ("time", "memory", "throughput", "accuracy", "energy", "count", "state")
 
 # Minimum relative change (0.05 = 5 %) that counts, per kind, when the benchmark does not declare
@@ -132,6 +139,7 @@ class Policy:
     tolerance_abs: float | None = None  # accuracy: acceptable absolute change; other kinds: a floor
     tolerance_rel: float | None = None  # accuracy: acceptable change relative to |before|
     alpha: float = 0.01  # significance level of the sample tests
+    noise: RunToRunNoise | None = None  # the series' run-to-run noise, learnt from earlier runs
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -309,6 +317,8 @@ def _passes_threshold(diff: float, change: float, policy: Policy) -> tuple[bool,
         limit += f" or the absolute floor {_fmt(policy.tolerance_abs)}"
         if abs(diff) <= policy.tolerance_abs:
             return False, limit
+    if policy.noise is not None and policy.noise.floor > policy.threshold:
+        return diff != 0 and abs(change) >= policy.noise.floor, policy.noise.describe()
     return diff != 0 and abs(change) >= policy.threshold, limit
 
 

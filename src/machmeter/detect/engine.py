@@ -5,11 +5,12 @@ whole history (change points). Knows nothing of text, Markdown, HTML or GitHub: 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
 from machmeter.detect.compare import DEFAULT_THRESHOLDS, Observation, compare, policy_for
-from machmeter.series import Series, is_measured, series_label
+from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noise
+from machmeter.series import Series, SeriesKey, is_measured, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
 
 REGRESSION, IMPROVEMENT = "regression", "improvement"
@@ -115,17 +116,48 @@ def _observation(point) -> Observation | None:
     return Observation(value=point.value, samples=point.samples, ci_99=ci)
 
 
+# kinds whose values are measured on a clock or a meter: the ones run-to-run noise applies to
+NOISY_KINDS = ("time", "throughput", "memory", "energy")
+
+
+def run_to_run_noises(history: list[Series], exclude: set[str]) -> dict[SeriesKey, RunToRunNoise]:
+    """Each series' run-to-run noise from its earlier runs (``history``: the recent commits of the
+    branch on the same machines), the commits of ``exclude`` (the two being compared) left out."""
+    noises = {}
+    for series in history:
+        if series.meaning.kind not in NOISY_KINDS:
+            continue
+        noise = run_to_run_noise(v for c, v in zip(series.commits, series.values) if c not in exclude)
+        if noise is not None:
+            noises[series.key] = noise
+    return noises
+
+
 def check_revisions(series_list: list[Series], base: str, head: str, config: MachmeterConfig,
-                    acknowledgements: list[Acknowledgement]) -> CheckReport:
-    """Compare every series at two commits (full hashes), as a pull request needs."""
+                    acknowledgements: list[Acknowledgement],
+                    noises: dict[SeriesKey, RunToRunNoise] | None = None,
+                    no_noise_because: str = f"fewer than {MIN_NOISE_RUNS} earlier runs on their machine") -> CheckReport:
+    """Compare every series at two commits (full hashes), as a pull request needs; ``noises`` (from
+    :func:`run_to_run_noises`) raise each series' threshold to its run-to-run noise floor, and the
+    report warns of the series without one (``no_noise_because`` says why they have none)."""
     report = CheckReport(mode="revisions", base=base, head=head)
+    noises = noises or {}
+    without_noise = noisy = 0
     for series in series_list:
         by_commit = {p.commit: p for p in series.points or ()}
         before, after = by_commit.get(base), by_commit.get(head)
         if before is None and after is None:
             continue
         report.series_checked += 1
-        comparison = compare(_observation(before), _observation(after), series_policy(series, config))
+        policy = series_policy(series, config)
+        if series.meaning.kind in NOISY_KINDS:
+            noisy += 1
+            noise = noises.get(series.key)
+            if noise is None:
+                without_noise += 1
+            else:
+                policy = replace(policy, noise=noise)
+        comparison = compare(_observation(before), _observation(after), policy)
         if comparison.verdict in (REGRESSION, IMPROVEMENT):
             report.add(Change(
                 benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
@@ -143,6 +175,11 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
             report.skipped += 1
         else:
             report.unchanged += 1
+    if without_noise:
+        report.warnings.append(
+            f"{without_noise} of {noisy} timed or metered series have no run-to-run noise estimate "
+            f"({no_noise_because}): their verdicts rest on one run a side, whose samples understate how "
+            "much runs differ on a GPU (docs/check.md, run-to-run noise)")
     report.sort()
     return report
 

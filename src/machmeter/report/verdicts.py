@@ -12,7 +12,7 @@ JSON schema (``machmeter check --format json``)::
       "regressions": [Change...], "improvements": [Change...], "acknowledged": [Change...],
       "failures": [{"benchmark", "params", "machine", "commit", "reason"}...],
       "machines": {"<machine>": {<asv machine.json, GPU fingerprint included>}},
-      "warnings": ["<file>: <problem> (skipped)", ...]
+      "warnings": ["<file>: <problem> (skipped)", "<n> of <m> ... no run-to-run noise estimate ...", ...]
     }
 
     Change = {"benchmark": asv name without parameters, "params": {name: value as asv writes it},

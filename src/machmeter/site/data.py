@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from machmeter.config import MachmeterConfig
 from machmeter.detect.compare import policy_for
-from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, history_reports, series_policy
+from machmeter.detect.engine import NOISY_KINDS, IMPROVEMENT, REGRESSION, Change, history_reports, series_policy
+from machmeter.detect.noise import run_to_run_noise
 from machmeter.report.units import format_value
 from machmeter.series import History, Series, is_measured, series_label
 from machmeter.triage import Acknowledgement
@@ -117,7 +118,7 @@ class SiteSeries:
     marks: list[ChangeMark] = field(default_factory=list)
     positions: array = field(default_factory=lambda: array("l"), repr=False)  # commit index of each commit
     current: bool = True              # the newest version of its benchmark, parameters, machine, environment
-    threshold: float = 0.05           # what the compare page flags (the pull-request check's threshold)
+    threshold: float = 0.05           # what the compare page flags (the check's threshold or noise floor)
     tolerance_abs: float | None = None
     tolerance_rel: float | None = None
 
@@ -460,6 +461,13 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
         status = series_status(marks, item.meaning.higher_is_better)
         latest, latest_at = _latest(branch.values) if branch is not None else (None, None)
         policy = _policy_of(item, config)
+        threshold = policy.threshold
+        if branch is not None and item.meaning.kind in NOISY_KINDS:
+            # the check's noise floor, learnt from the newest runs of the branch (base and head may be
+            # among them here: the page does not know them in advance)
+            noise = run_to_run_noise(branch.values)
+            if noise is not None:
+                threshold = max(threshold, noise.floor)
         entry = SiteSeries(
             id=sid, index=len(site_series), series=item, history=branch, benchmark_id=short_id(item.key.benchmark),
             label=series_label(item.key.benchmark, item.key.params_dict),
@@ -467,7 +475,7 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
             status=status, latest=latest,
             latest_at=None if latest_at is None else position[branch.commits[latest_at]],
             last_failed=branch is not None and bool(branch.values) and branch.values[-1] is None,
-            marks=marks, threshold=policy.threshold, tolerance_abs=policy.tolerance_abs,
+            marks=marks, threshold=threshold, tolerance_abs=policy.tolerance_abs,
             tolerance_rel=policy.tolerance_rel, positions=array("l", [position[c] for c in item.commits]),
         )
         site_series.append(entry)

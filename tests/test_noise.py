@@ -1,0 +1,138 @@
+"""Run-to-run noise: its estimate, its calibration, and the floor it sets under a pull request's verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from machmeter.cli import main
+from machmeter.detect.compare import Observation, compare, policy_for
+from machmeter.detect.noise import (MIN_NOISE_RUNS, NOISE_ALPHA, NOISE_MULTIPLIERS, NOISE_WINDOW, RunToRunNoise,
+                                    run_to_run_noise)
+from tests.asv_project import git
+
+
+def test_too_few_runs_or_a_zero_level_give_no_estimate():
+    assert run_to_run_noise([1.0, 1.1, 0.9]) is None
+    # failed (None) and skipped (NaN) runs do not count
+    assert run_to_run_noise([1.0, None, 1.1, math.nan, 0.9]) is None
+    assert run_to_run_noise([0.0, 0.0, 0.0, 0.0]) is None
+    assert run_to_run_noise([1.0, 1.1, 0.9, 1.0]) is not None
+
+
+def test_sigma_of_a_known_noise_and_robust_to_a_step():
+    rng = np.random.default_rng(3)
+    values = 10.0 * (1 + 0.03 * rng.standard_normal(NOISE_WINDOW))
+    noise = run_to_run_noise(values)
+    assert noise.runs == NOISE_WINDOW
+    assert 0.02 < noise.sigma < 0.045
+    # a real 30 % step half-way changes one difference: the estimate barely moves
+    stepped = np.concatenate([values[:15], 1.3 * values[15:]])
+    assert run_to_run_noise(stepped).sigma < 1.3 * noise.sigma
+    # only the newest NOISE_WINDOW runs count: very noisy old runs are forgotten
+    old = 10.0 * (1 + 0.5 * rng.standard_normal(40))
+    assert run_to_run_noise(list(old) + list(values)).sigma == pytest.approx(noise.sigma)
+
+
+@pytest.mark.parametrize("runs", [MIN_NOISE_RUNS, 8, 15, NOISE_WINDOW])
+def test_the_multipliers_let_about_one_unchanged_series_in_a_hundred_through(runs):
+    # A/A: `runs` earlier runs and two more of the same code; normal noise. The table promises that
+    # |a - b| passes the floor with probability NOISE_ALPHA.
+    rng = np.random.default_rng(runs)
+    trials = 40_000
+    history = 1.0 + 0.02 * rng.standard_normal((trials, runs))
+    pair = 1.0 + 0.02 * rng.standard_normal((trials, 2))
+    sigma = np.median(np.abs(np.diff(history, axis=1)), axis=1) / np.median(history, axis=1) / (0.6745 * math.sqrt(2))
+    floor = NOISE_MULTIPLIERS[runs - 1] * sigma
+    passed = np.mean(np.abs(pair[:, 1] - pair[:, 0]) / pair[:, 0] >= floor)
+    assert 0.5 * NOISE_ALPHA < passed < 1.6 * NOISE_ALPHA
+    assert RunToRunNoise(sigma=0.02, runs=runs).floor == pytest.approx(NOISE_MULTIPLIERS[runs - 1] * 0.02)
+
+
+def _tight(value, n=40, spread=0.002, seed=0):
+    samples = value * (1 + spread * np.random.default_rng(seed).standard_normal(n))
+    return Observation(value=float(np.median(samples)), samples=samples.tolist())
+
+
+def test_a_significant_change_inside_the_noise_floor_is_unchanged_and_says_why():
+    before, after = _tight(2.3), _tight(2.3 * 1.10, seed=1)  # +10 %, p ~ 0 within the run
+    policy = policy_for("time", False)
+    assert compare(before, after, policy).verdict == "regression"
+    verdict = compare(before, after, replace(policy, noise=RunToRunNoise(sigma=0.04, runs=20)))
+    assert verdict.verdict == "unchanged" and verdict.significant
+    # 20 runs: 19 differences, multiplier 4.7
+    assert "run-to-run noise floor 18.8%" in verdict.reason and "20 earlier runs" in verdict.reason
+    quiet = replace(policy, noise=RunToRunNoise(sigma=0.005, runs=20))
+    assert compare(before, after, quiet).verdict == "regression"  # a floor under the threshold changes nothing
+
+
+# --------------------------------------------------------------------------------------------------
+# machmeter check --base/--head on asv result files of a real git repository
+
+
+def _write_results(results_dir, machine, commits_values):
+    """asv result files (through asv's own Results) of one time benchmark, 40 samples a run."""
+    from asv.results import Results
+    from asv.runner import BenchmarkResult
+
+    benchmark = {"name": "bench.time_step", "type": "time", "unit": "seconds", "param_names": [], "params": [],
+                 "version": "1", "timeout": 60}
+    (results_dir / machine).mkdir(parents=True, exist_ok=True)
+    (results_dir / "benchmarks.json").write_text(json.dumps({"bench.time_step": benchmark, "version": 2}))
+    (results_dir / machine / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+    for index, (commit, (value, seed)) in enumerate(commits_values):
+        samples = (value * (1 + 0.002 * np.random.default_rng(seed).standard_normal(40))).tolist()
+        result = Results({"machine": machine, "python": "3.12"}, {}, commit, 1_700_000_000_000 + index * 60_000,
+                         "3.12", "host-py3.12", {})
+        result.add_result(benchmark, BenchmarkResult(result=[float(np.median(samples))], samples=[samples],
+                                                     number=[1], errcode=0, stderr="", profile=None),
+                          record_samples=True)
+        result.save(str(results_dir))
+
+
+@pytest.fixture
+def noisy_history(tmp_path):
+    """Twelve commits of unchanged code whose runs differ by ~4 % (a launch-bound GPU step), each
+    run's own samples 0.2 % apart; the last two commits are a pull request's base and head, 10 % apart."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commits = []
+    for i in range(12):
+        git(repo, "commit", "-q", "--allow-empty", "-m", f"commit {i}")
+        commits.append(git(repo, "rev-parse", "HEAD").strip())
+    levels = 2.3e-3 * (1 + 0.04 * np.random.default_rng(11).standard_normal(10))
+    values = [(float(v), i) for i, v in enumerate(levels)] + [(2.3e-3, 100), (2.3e-3 * 1.10, 101)]
+    _write_results(tmp_path / "results", "gpu-a", list(zip(commits, values)))
+    (tmp_path / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "repo",
+                                                        "results_dir": "results", "branches": ["main"]}))
+    return tmp_path, commits
+
+
+def _check(root, base, head, capsys):
+    status = main(["check", "--config", str(root / "asv.conf.json"), "--base", base, "--head", head,
+                   "--format", "json"])
+    captured = capsys.readouterr()
+    return status, json.loads(captured.out), captured.err
+
+
+def test_pull_request_check_judges_against_the_nightly_noise(noisy_history, capsys):
+    root, commits = noisy_history
+    status, report, err = _check(root, commits[-2], commits[-1], capsys)
+    assert status == 0 and report["regressions"] == [], report
+    assert "noise estimate" not in err  # the history gave this series its noise estimate
+
+
+def test_without_earlier_runs_the_check_warns_and_judges_by_the_samples(noisy_history, capsys):
+    root, commits = noisy_history
+    for commit in commits[:-2]:  # the nightly results were not restored on this runner
+        for path in (root / "results" / "gpu-a").glob(f"{commit[:8]}-*.json"):
+            path.unlink()
+    status, report, err = _check(root, commits[-2], commits[-1], capsys)
+    assert status == 1 and len(report["regressions"]) == 1
+    assert "1 of 1 timed or metered series have no run-to-run noise estimate (fewer than 4 earlier runs" in err
+    assert any("no run-to-run noise estimate" in w for w in report["warnings"])
