@@ -3,7 +3,9 @@ MFU against the GPU's datasheet peak, SDPA and eager attention; and, at a small 
 too, latency, achieved TFLOP/s, the dtype's matmul peak on this device and the accuracy of each dtype
 and attention against stored reference embeddings.
 
-Models are "<layout>/<attention>". asv runs every benchmark of every parameter combination in a
+Models are "<layout>/<attention>", where "<attention>+cudagraph" is the same model replayed from CUDA
+graphs (GPUs only): the student of the launch-bound small layouts, measured beside the eager model and
+against the same reference. asv runs every benchmark of every parameter combination in a
 process of its own (about half a second each on a GPU runner, plus seconds to import torch and
 initialise CUDA once per class), so combinations are chosen, not multiplied, and each class offers
 only the benchmarks it is for: together they take about a minute per commit on an H100.
@@ -18,6 +20,22 @@ def _layout(model):
     return model.partition("/")[0]
 
 
+def _split(variant):
+    from machmeter.workloads.cuda_graphs import split_graph_variant
+
+    return split_graph_variant(variant)
+
+
+def _graphed(model):
+    return _split(model.partition("/")[2])[1]
+
+
+def _maybe_graphed(module, graphed):
+    from machmeter.workloads.cuda_graphs import CudaGraphModule
+
+    return CudaGraphModule(module) if graphed else module
+
+
 class _ESM2(EmbeddingSuite):
     """What both ESM classes share: "<layout>/<attention>" models, random weights, FLOP counts."""
 
@@ -27,13 +45,17 @@ class _ESM2(EmbeddingSuite):
     def skip_reason(self, model, batch_size, sequence_length, dtype, device):
         if device.type == "cpu" and _layout(model) not in self.cpu_layouts:
             return f"{_layout(model)} runs on GPUs only (cpu_layouts={self.cpu_layouts})"
+        if device.type != "cuda" and _graphed(model):
+            return "CUDA graphs need a CUDA GPU"
         return super().skip_reason(model, batch_size, sequence_length, dtype, device)
 
     def make_model(self, model, device, dtype):
         from machmeter.workloads.esm import build_esm_model
 
-        layout, _, attention = model.partition("/")
-        return build_esm_model(layout, dtype=dtype, device=device, attn_implementation=attention)
+        layout, _, variant = model.partition("/")
+        attention, graphed = _split(variant)
+        return _maybe_graphed(build_esm_model(layout, dtype=dtype, device=device, attn_implementation=attention),
+                              graphed)
 
     def make_batch(self, model, batch_size, sequence_length, device):
         from machmeter.workloads.esm import esm_tokenizer, protein_batch
@@ -48,10 +70,12 @@ class _ESM2(EmbeddingSuite):
 
 class ESM2Encoder(_ESM2):
     """8 proteins of 512 tokens on a GPU: every layout 8M to 650M with SDPA, 650M with eager attention
-    too (t6_8M's is in ESM2EncoderSmallBatch), and 3B in bf16 (MACHMETER_ESM_3B=0 leaves it out)."""
+    too (t6_8M's is in ESM2EncoderSmallBatch), 3B in bf16 (MACHMETER_ESM_3B=0 leaves it out), and the
+    two launch-bound layouts replayed from CUDA graphs."""
 
     params = (
-        ["t6_8M/sdpa", "t12_35M/sdpa", "t30_150M/sdpa", "t33_650M/sdpa", "t36_3B/sdpa", "t33_650M/eager"],
+        ["t6_8M/sdpa", "t12_35M/sdpa", "t30_150M/sdpa", "t33_650M/sdpa", "t36_3B/sdpa", "t33_650M/eager",
+         "t6_8M/sdpa+cudagraph", "t12_35M/sdpa+cudagraph"],
         ["8x512"],
         ["float32", "bfloat16"],
     )
@@ -68,12 +92,12 @@ class ESM2Encoder(_ESM2):
 
 
 class ESM2EncoderSmallBatch(_ESM2):
-    """t6_8M at 2x128, SDPA and eager, on CPUs and GPUs: a small request's latency and tokens/s, the
+    """t6_8M at 2x128, SDPA and eager (and SDPA from CUDA graphs on GPUs), on CPUs and GPUs: a small request's latency and tokens/s, the
     dtype's matmul peak here, and accuracy against the float32 CPU reference of the same seeded
     weights (machmeter/data/reference/embeddings_esm.json): six real proteins, padded into one batch,
     mean-pooled."""
 
-    params = (["t6_8M/sdpa", "t6_8M/eager"], ["2x128"], ["float32", "bfloat16"])
+    params = (["t6_8M/sdpa", "t6_8M/eager", "t6_8M/sdpa+cudagraph"], ["2x128"], ["float32", "bfloat16"])
     benchmarks = ("track_tokens_per_second", "track_latency_p50", "track_matmul_peak_tflops",
                   "track_cosine_to_reference_min")
     reference_name = "embeddings_esm"
@@ -82,12 +106,13 @@ class ESM2EncoderSmallBatch(_ESM2):
     def make_model(self, model, device, dtype):
         from machmeter.workloads.esm import build_esm_model, weight_sums
 
-        layout, _, attention = model.partition("/")
+        layout, _, variant = model.partition("/")
+        attention, graphed = _split(variant)
         # The reference's weights: drawn on the CPU in float32, then moved and cast (CUDA and CPU
         # generators, and float32 and bf16 draws, give other weights).
         module = build_esm_model(layout, device="cpu", attn_implementation=attention)
         self._weight_sums = weight_sums(module)
-        return module.to(device=device, dtype=dtype)
+        return _maybe_graphed(module.to(device=device, dtype=dtype), graphed)
 
     def reference_key(self, model):
         return _layout(model)

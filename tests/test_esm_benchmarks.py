@@ -58,6 +58,20 @@ def test_gpu_only_combinations_skip_on_cpu_with_the_reason():
                      params=(["t6_8M/sdpa", "t33_650M/eager"], ["8x512"], ["bfloat16"]))().setup_cache()
     assert "cpu_max_tokens" in measured["'t6_8M/sdpa'|'8x512'|'bfloat16'"]["skip"]
     assert "runs on GPUs only" in measured["'t33_650M/eager'|'8x512'|'bfloat16'"]["skip"]
+    graphed = quick(embeddings_esm.ESM2EncoderSmallBatch,
+                    params=(["t6_8M/sdpa+cudagraph"], ["2x16"], ["float32"]))().setup_cache()
+    assert graphed["'t6_8M/sdpa+cudagraph'|'2x16'|'float32'"]["skip"] == "CUDA graphs need a CUDA GPU"
+
+
+def test_graph_variants_are_offered_for_the_launch_bound_layouts():
+    assert "t6_8M/sdpa+cudagraph" in embeddings_esm.ESM2EncoderSmallBatch.params[0]
+    assert {"t6_8M/sdpa+cudagraph", "t12_35M/sdpa+cudagraph"} <= set(embeddings_esm.ESM2Encoder.params[0])
+    from machmeter.workloads.cuda_graphs import CudaGraphModule, split_graph_variant
+
+    assert split_graph_variant("sdpa+cudagraph") == ("sdpa", True)
+    assert split_graph_variant("eager") == ("eager", False)
+    with pytest.raises(ValueError, match="CUDA tensors only"):
+        CudaGraphModule(torch.nn.Identity())(x=torch.zeros(2))
 
 
 def test_esm_3b_is_bf16_only_and_can_be_left_to_a_nightly_run(monkeypatch):
@@ -212,3 +226,39 @@ def test_matmul_peak_on_the_gpu_is_near_the_datasheet():
     if datasheet.flops is None:
         pytest.skip(datasheet.reason)
     assert 0.3 < metrics["matmul_peak_tflops"] * 1e12 / datasheet.flops < 1.05
+
+
+@pytest.mark.gpu
+def test_cuda_graph_replays_what_the_eager_model_computes_for_each_input():
+    from machmeter.workloads.cuda_graphs import CudaGraphModule
+    from machmeter.workloads.esm import protein_batch
+
+    model = build_esm_model("t6_8M", device="cuda")
+    graphed = CudaGraphModule(model)
+    tokenizer = esm_tokenizer()
+    with torch.inference_mode():
+        for seed in (0, 1):  # the second batch replays the captured graph on new values
+            batch = protein_batch(tokenizer, 2, 64, "cuda", seed=seed)
+            eager = model(**batch).last_hidden_state.clone()
+            replayed = graphed(**batch).last_hidden_state.clone()
+            torch.testing.assert_close(replayed, eager, rtol=1e-4, atol=1e-4)
+    assert len(graphed._captured) == 1
+    # the accuracy pass pads six real proteins: another signature, another graph, the same embeddings
+    proteins = ["MKTAYIAKQR", "MSEQNNTEMTFQIQRIYTKDISFEAPNAPHVFQKDW", "GAVLIMFWP"]
+    torch.testing.assert_close(embed_proteins(graphed, tokenizer, proteins).clone(),
+                               embed_proteins(model, tokenizer, proteins), rtol=1e-4, atol=1e-4)
+    assert len(graphed._captured) == 2
+
+
+@pytest.mark.gpu
+def test_cuda_graph_variant_measures_throughput_and_accuracy_on_the_gpu():
+    suite_class = quick(embeddings_esm.ESM2EncoderSmallBatch,
+                        params=(["t6_8M/sdpa", "t6_8M/sdpa+cudagraph"], ["2x128"], ["bfloat16"]),
+                        latency_target_time=0.2, latency_min_calls=10)
+    measured = suite_class().setup_cache()
+    eager = measured["'t6_8M/sdpa'|'2x128'|'bfloat16'"]["metrics"]
+    graphed = measured["'t6_8M/sdpa+cudagraph'|'2x128'|'bfloat16'"]["metrics"]
+    assert graphed["device"] == "cuda" and graphed["tokens_per_second"] > 0
+    assert graphed["cosine_min"] > 0.999  # bf16 from a graph: as close to the reference as bf16 eager
+    print(f"t6_8M 2x128 bf16: eager {eager['latency_ms_p50']:.3f} ms, CUDA graph {graphed['latency_ms_p50']:.3f} ms "
+          f"(x{eager['latency_ms_p50'] / graphed['latency_ms_p50']:.2f})")
