@@ -70,6 +70,19 @@ def test_a_significant_change_inside_the_noise_floor_is_unchanged_and_says_why()
     assert compare(before, after, quiet).verdict == "regression"  # a floor under the threshold changes nothing
 
 
+def test_a_students_accuracy_is_judged_beyond_its_run_to_run_noise_too():
+    # SevenNet's TF32 energy error per atom over seven H200 runs of unchanged code (docs/sample-results)
+    history = [7.72e-05, 7.32e-05, 6.49e-05, 6.62e-05, 9.43e-05, 7.96e-05]
+    policy = policy_for("accuracy", False, tolerance_abs=1e-5, tolerance_rel=0.5)
+    before, after = Observation(6.64e-05), Observation(1.079e-04)  # +62.6 %: beyond the 50 % tolerance
+    assert compare(before, after, policy).verdict == "regression"
+    verdict = compare(before, after, replace(policy, noise=run_to_run_noise(history)))
+    assert verdict.verdict == "unchanged" and "run-to-run noise floor" in verdict.reason
+    # a deterministic error (the same number every run) keeps its declared tolerance
+    steady = replace(policy, noise=run_to_run_noise([1e-3] * 6))
+    assert steady.noise.floor == 0 and compare(Observation(1e-3), Observation(2e-3), steady).verdict == "regression"
+
+
 # --------------------------------------------------------------------------------------------------
 # machmeter check --base/--head on asv result files of a real git repository
 
@@ -134,5 +147,5 @@ def test_without_earlier_runs_the_check_warns_and_judges_by_the_samples(noisy_hi
             path.unlink()
     status, report, err = _check(root, commits[-2], commits[-1], capsys)
     assert status == 1 and len(report["regressions"]) == 1
-    assert "1 of 1 timed or metered series have no run-to-run noise estimate (fewer than 4 earlier runs" in err
+    assert "1 of 1 measured series have no run-to-run noise estimate (fewer than 4 earlier runs" in err
     assert any("no run-to-run noise estimate" in w for w in report["warnings"])

@@ -116,8 +116,9 @@ def _observation(point) -> Observation | None:
     return Observation(value=point.value, samples=point.samples, ci_99=ci)
 
 
-# kinds whose values are measured on a clock or a meter: the ones run-to-run noise applies to
-NOISY_KINDS = ("time", "throughput", "memory", "energy")
+# kinds whose values move between runs of the same code: measured on a clock or a meter, and the
+# errors of reduced-precision students on a GPU (deterministic accuracy series get a floor of zero)
+NOISY_KINDS = ("time", "throughput", "memory", "energy", "accuracy")
 
 
 def run_to_run_noises(history: list[Series], exclude: set[str]) -> dict[SeriesKey, RunToRunNoise]:
@@ -177,7 +178,7 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
             report.unchanged += 1
     if without_noise:
         report.warnings.append(
-            f"{without_noise} of {noisy} timed or metered series have no run-to-run noise estimate "
+            f"{without_noise} of {noisy} measured series have no run-to-run noise estimate "
             f"({no_noise_because}): their verdicts rest on one run a side, whose samples understate how "
             "much runs differ on a GPU (docs/check.md, run-to-run noise)")
     report.sort()

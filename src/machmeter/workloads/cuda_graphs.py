@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import torch
 
-CUDA_GRAPH_SUFFIX = "+cudagraph"
-
-
 class CudaGraphModule(torch.nn.Module):
     """``module`` replayed from CUDA graphs, one captured per input signature (names, shapes, dtypes).
 
@@ -54,10 +51,3 @@ class CudaGraphModule(torch.nn.Module):
         with torch.cuda.graph(graph):
             output = self.module(**static_inputs)
         return static_inputs, graph, output
-
-
-def split_graph_variant(variant: str) -> tuple[str, bool]:
-    """'sdpa+cudagraph' -> ('sdpa', True); 'eager' -> ('eager', False)."""
-    if variant.endswith(CUDA_GRAPH_SUFFIX):
-        return variant[: -len(CUDA_GRAPH_SUFFIX)], True
-    return variant, False
