@@ -87,8 +87,9 @@ def test_a_students_accuracy_is_judged_beyond_its_run_to_run_noise_too():
 # machmeter check --base/--head on asv result files of a real git repository
 
 
-def _write_results(results_dir, machine, commits_values):
-    """asv result files (through asv's own Results) of one time benchmark, 40 samples a run."""
+def _write_results(results_dir, machine, commits_values, fingerprints=None):
+    """asv result files (through asv's own Results) of one time benchmark, 40 samples a run; each run
+    with its fingerprint (``fingerprints[commit]``, merged into asv's params)."""
     from asv.results import Results
     from asv.runner import BenchmarkResult
 
@@ -99,7 +100,8 @@ def _write_results(results_dir, machine, commits_values):
     (results_dir / machine / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
     for index, (commit, (value, seed)) in enumerate(commits_values):
         samples = (value * (1 + 0.002 * np.random.default_rng(seed).standard_normal(40))).tolist()
-        result = Results({"machine": machine, "python": "3.12"}, {}, commit, 1_700_000_000_000 + index * 60_000,
+        params = {"machine": machine, "python": "3.12", **(fingerprints or {}).get(commit, {})}
+        result = Results(params, {}, commit, 1_700_000_000_000 + index * 60_000,
                          "3.12", "host-py3.12", {})
         result.add_result(benchmark, BenchmarkResult(result=[float(np.median(samples))], samples=[samples],
                                                      number=[1], errcode=0, stderr="", profile=None),
@@ -149,3 +151,16 @@ def test_without_earlier_runs_the_check_warns_and_judges_by_the_samples(noisy_hi
     assert status == 1 and len(report["regressions"]) == 1
     assert "1 of 1 measured series have no run-to-run noise estimate (fewer than 4 earlier runs" in err
     assert any("no run-to-run noise estimate" in w for w in report["warnings"])
+
+
+def test_runs_on_other_hardware_are_named_in_a_warning(noisy_history, capsys):
+    root, commits = noisy_history
+    base, head = commits[-2:]
+    fingerprints = {base: {"gpu": "NVIDIA H200", "gpu_uuid": "GPU-aaaa", "gpu_driver": "580.1"},
+                    head: {"gpu": "NVIDIA H200", "gpu_uuid": "GPU-bbbb", "gpu_driver": "580.1"}}
+    values = [(2.3e-3, 100), (2.3e-3, 101)]
+    _write_results(root / "results", "gpu-a", [(base, values[0]), (head, values[1])], fingerprints)
+    _, report, err = _check(root, base, head, capsys)
+    warning = "gpu-a: base and head ran on different machines or software (UUID GPU-aaaa -> GPU-bbbb)"
+    assert warning in err and any(w.startswith(warning) for w in report["warnings"])
+    assert "driver" not in err  # the same on both sides

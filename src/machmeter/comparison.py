@@ -12,6 +12,7 @@ from machmeter.config import MachmeterConfig, load_config
 from machmeter.detect.engine import CheckReport, check_revisions, run_to_run_noises
 from machmeter.detect.noise import NOISE_WINDOW
 from machmeter.errors import MachmeterError
+from machmeter.fingerprint import fingerprint_differences
 from machmeter.project import AsvProject
 from machmeter.results import load_results, result_commit_prefixes
 from machmeter.series import Series, build_series, git_commit_order
@@ -79,6 +80,22 @@ def recent_history(project: AsvProject, named_prefixes: set[str], exclude: set[s
     return build_series(results, recent[::-1], config, machine)
 
 
+def _fingerprint_warnings(results, base: str, head: str) -> list[str]:
+    """One warning per machine whose base and head runs were made on other hardware or software: part
+    of any difference between them is the machines' (pyperf shows the same wherever runs are compared)."""
+    warnings = []
+    for machine in sorted({m for m, _ in results.runs}):
+        before, after = results.runs.get((machine, base)), results.runs.get((machine, head))
+        if before is None or after is None:
+            continue
+        differences = fingerprint_differences(before, after)
+        if differences:
+            changed = "; ".join(f"{label} {old} -> {new}" for label, old, new in differences)
+            warnings.append(f"{machine}: base and head ran on different machines or software ({changed}): "
+                            "part of every difference between them is the machines'")
+    return warnings
+
+
 def compare_revisions(project: AsvProject, base: str, head: str, machine: str | None = None,
                       config: MachmeterConfig | None = None) -> CheckReport:
     """Every series of the two revisions compared, triage applied; the report carries the machines'
@@ -107,5 +124,5 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
     report = check_revisions(build_series(results, [base_hash, head_hash], config, machine), base_hash, head_hash,
                              config, acknowledgements, noises, **why)
     report.machines = {name: info for name, info in results.machines.items() if machine is None or name == machine}
-    report.warnings = list(results.warnings) + report.warnings
+    report.warnings = list(results.warnings) + report.warnings + _fingerprint_warnings(results, base_hash, head_hash)
     return report

@@ -73,6 +73,8 @@ class ResultSet:
     machines: dict[str, dict]
     points: list[ResultPoint]
     warnings: list[str]
+    # (machine, commit) -> the fingerprint asv stored with that run (its result file's "params")
+    runs: dict[tuple[str, str], dict] = field(default_factory=dict)
 
 
 def _read_json(path: str):
@@ -180,6 +182,7 @@ class ResultFile:
     commit: str
     date: int | None
     rows: list[tuple[str, tuple, list, str | None, dict]]  # (benchmark, combinations, values, version, row)
+    run_params: dict = field(default_factory=dict)  # the machine's fingerprint when this run was made
 
 
 def read_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> ResultFile:
@@ -227,12 +230,16 @@ def _read_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: 
             values = values + [None] * (len(combinations) - len(values))
         values = [float(v) if isinstance(v, (int, float)) else None for v in values]
         rows.append((name, combinations, values, row.get("version"), row))
-    return ResultFile(path, machine or data.get("params", {}).get("machine", ""), data.get("env_name", ""),
-                      data["commit_hash"], data.get("date"), rows)
+    run_params = data.get("params") if isinstance(data.get("params"), dict) else {}
+    return ResultFile(path, machine or run_params.get("machine", ""), data.get("env_name", ""),
+                      data["commit_hash"], data.get("date"), rows, run_params)
 
 
 def load_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> list[ResultPoint]:
-    parsed = read_result_file(path, benchmarks, machine)
+    return result_points(read_result_file(path, benchmarks, machine))
+
+
+def result_points(parsed: ResultFile) -> list[ResultPoint]:
     points = []
     for name, combinations, values, version, row in parsed.rows:
         columns_of = [_column(row, key, len(combinations)) for key in _STAT_COLUMNS]
@@ -297,8 +304,11 @@ def load_results(results_dir: str, commits=None) -> ResultSet:
     folder, raises ResultsError."""
     folder = ResultsFolder.open(results_dir, commits)
     points: list[ResultPoint] = []
-    for loaded in folder.read(load_result_file):
-        if commits is not None:  # a file name carries only a prefix: keep exactly the commits asked for
-            loaded = [p for p in loaded if any(p.commit.startswith(c) for c in commits)]
-        points.extend(loaded)
-    return ResultSet(folder.benchmarks, folder.machines, points, folder.warnings)
+    runs: dict[tuple[str, str], dict] = {}
+    for parsed in folder.read(read_result_file):
+        # a file name carries only a prefix: keep exactly the commits asked for
+        if commits is not None and not any(parsed.commit.startswith(c) for c in commits):
+            continue
+        points.extend(result_points(parsed))
+        runs[(parsed.machine, parsed.commit)] = parsed.run_params
+    return ResultSet(folder.benchmarks, folder.machines, points, folder.warnings, runs)

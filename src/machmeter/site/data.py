@@ -20,6 +20,7 @@ from machmeter.config import MachmeterConfig
 from machmeter.detect.compare import policy_for
 from machmeter.detect.engine import NOISY_KINDS, IMPROVEMENT, REGRESSION, Change, history_reports, series_policy
 from machmeter.detect.noise import run_to_run_noise
+from machmeter.fingerprint import GPU_FIELDS, HOST_FIELDS
 from machmeter.report.units import format_value
 from machmeter.series import History, Series, is_measured, series_label
 from machmeter.triage import Acknowledgement
@@ -30,18 +31,6 @@ STATUSES = ("regressed", "acknowledged", "improved", "steady")
 THROTTLED, OTHER_PROCESSES = "track_gpu_throttled", "track_gpu_other_processes"
 RUN_STATE_DETAILS = (("track_gpu_sm_clock", "SM clock"), ("track_gpu_temperature", "temperature"),
                      ("track_gpu_power", "power"))
-
-# The GPU fingerprint ``machmeter machine`` writes into asv's machine file
-# (machmeter.instruments.gpu.MachineInfo.asv_fields), in reading order, with how to show each.
-GPU_FIELDS = (
-    ("gpu", "GPU", None), ("gpu_count", "GPUs", None), ("gpu_driver", "driver", None), ("cuda", "CUDA", None),
-    ("torch", "torch", None), ("gpu_memory", "memory", "bytes"), ("gpu_sm_clock_max", "max SM clock", "MHz"),
-    ("gpu_mem_clock_max", "max memory clock", "MHz"), ("gpu_power_limit", "power limit", "W"),
-    ("gpu_compute_capability", "compute capability", None), ("gpu_persistence", "persistence mode", None),
-    ("gpu_ecc", "ECC", None), ("gpu_mig", "MIG", None), ("gpu_uuid", "UUID", None),
-)
-HOST_FIELDS = (("os", "OS", None), ("arch", "architecture", None), ("cpu", "CPU", None),
-               ("num_cpu", "CPUs", None), ("ram", "RAM", "ram"))
 
 SPARK_POINTS = 120  # points of a sparkline (bucket medians of the history)
 
