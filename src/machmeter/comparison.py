@@ -119,10 +119,9 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
     acknowledgements = acknowledgements_for_pull_request(
         acknowledgements, pull_request_commits(project.repo, base_hash, head_hash), head_hash)
     history = recent_history(project, named, {base_hash, head_hash}, config, machine)
-    noises = run_to_run_noises(history or [], {base_hash, head_hash})
-    why = {} if history is not None else {"no_noise_because": "no local repository to order earlier runs by"}
     report = check_revisions(build_series(results, [base_hash, head_hash], config, machine), base_hash, head_hash,
-                             config, acknowledgements, noises, **why)
+                             config, acknowledgements, run_to_run_noises(history or []),
+                             None if history is not None else "no local repository to order earlier runs by")
     report.machines = {name: info for name, info in results.machines.items() if machine is None or name == machine}
     report.warnings = list(results.warnings) + report.warnings + _fingerprint_warnings(results, base_hash, head_hash)
     return report

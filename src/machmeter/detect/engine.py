@@ -121,14 +121,14 @@ def _observation(point) -> Observation | None:
 NOISY_KINDS = ("time", "throughput", "memory", "energy", "accuracy")
 
 
-def run_to_run_noises(history: list[Series], exclude: set[str]) -> dict[SeriesKey, RunToRunNoise]:
+def run_to_run_noises(history: list[Series]) -> dict[SeriesKey, RunToRunNoise]:
     """Each series' run-to-run noise from its earlier runs (``history``: the recent commits of the
-    branch on the same machines), the commits of ``exclude`` (the two being compared) left out."""
+    branch on the same machines, without the two being compared)."""
     noises = {}
     for series in history:
         if series.meaning.kind not in NOISY_KINDS:
             continue
-        noise = run_to_run_noise(v for c, v in zip(series.commits, series.values) if c not in exclude)
+        noise = run_to_run_noise(series.values)
         if noise is not None:
             noises[series.key] = noise
     return noises
@@ -137,12 +137,13 @@ def run_to_run_noises(history: list[Series], exclude: set[str]) -> dict[SeriesKe
 def check_revisions(series_list: list[Series], base: str, head: str, config: MachmeterConfig,
                     acknowledgements: list[Acknowledgement],
                     noises: dict[SeriesKey, RunToRunNoise] | None = None,
-                    no_noise_because: str = f"fewer than {MIN_NOISE_RUNS} earlier runs on their machine") -> CheckReport:
+                    no_noise_because: str | None = None) -> CheckReport:
     """Compare every series at two commits (full hashes), as a pull request needs; ``noises`` (from
     :func:`run_to_run_noises`) raise each series' threshold to its run-to-run noise floor, and the
     report warns of the series without one (``no_noise_because`` says why they have none)."""
     report = CheckReport(mode="revisions", base=base, head=head)
     noises = noises or {}
+    no_noise_because = no_noise_because or f"fewer than {MIN_NOISE_RUNS} earlier runs on their machine"
     without_noise = noisy = 0
     for series in series_list:
         by_commit = {p.commit: p for p in series.points or ()}
