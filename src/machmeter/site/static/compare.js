@@ -71,6 +71,8 @@
     if (absolute !== null && Math.abs(difference) <= absolute) return { verdict: "unchanged", change };
     if (series.kind[i] === "accuracy") {
       if (relative !== null && Math.abs(difference) <= relative * Math.abs(before)) return { verdict: "unchanged", change };
+      // a student's error that moves between runs: its run-to-run noise floor widens the tolerance
+      if (threshold > 0 && Math.abs(change) <= threshold) return { verdict: "unchanged", change };
     } else if (Math.abs(change) < threshold) {
       return { verdict: "unchanged", change };
     }
