@@ -9,6 +9,7 @@ import json
 import math
 import os
 import pathlib
+import shutil
 import subprocess
 
 import pytest
@@ -272,6 +273,34 @@ def test_compare_page_is_direction_aware_and_flags_beyond_the_threshold(browser,
     assert "no results for 0000000" in unknown.page.text_content("#message")
     unknown.close()
     print_ready("synthetic compare", {"compare": view})
+
+
+def test_compare_page_widens_an_accuracy_tolerance_to_its_noise_floor(browser, synthetic_site, tmp_path):
+    # the same site, with one accuracy series given a run-to-run noise floor above its +50 % change
+    site = synthetic_site
+    copy = tmp_path / "site"
+    shutil.copytree(site["out"], copy)
+    series = json.loads((copy / "data" / "series.json").read_text())
+    chosen = next(i for i, (kind, machine) in enumerate(zip(series["kind"], series["machine"]))
+                  if kind == "accuracy" and machine == "gpu-runner-0")
+    series["threshold"][chosen] = 0.6
+    (copy / "data" / "series.json").write_text(json.dumps(series))
+    base, head = site["hashes"][-1], site["pr"]
+
+    def verdicts(url):
+        view = Page(browser, f"{url}compare.html?base={base}&head={head}")
+        rows = view.page.eval_on_selector_all("#rows tbody tr", """rows => rows.map(r => ({verdict: r.dataset.status,
+            name: r.cells[1].textContent, machine: r.cells[2].textContent}))""")
+        view.close()
+        return {(r["name"], r["machine"]): r["verdict"] for r in rows}
+
+    label = series["benchmark"][chosen]
+    original = {key: v for key, v in verdicts(site["url"]).items() if key[1] == "gpu-runner-0"}
+    with served(str(copy)) as url:
+        widened = {key: v for key, v in verdicts(url).items() if key[1] == "gpu-runner-0"}
+    changed = {key for key in original if original[key] != widened[key]}
+    assert changed and all(original[key] == "improvement" and widened[key] == "unchanged" for key in changed)
+    assert all(key[0].startswith(label) for key in changed)
 
 
 def test_the_page_formats_values_like_python(browser, synthetic_site):
