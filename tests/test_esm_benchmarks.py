@@ -74,6 +74,22 @@ def test_graph_variants_are_offered_for_the_launch_bound_layouts():
         CudaGraphModule(torch.nn.Identity())(x=torch.zeros(2))
 
 
+def test_a_module_that_says_its_allocator_peak_means_nothing_gets_the_reason_not_a_number():
+    class Declared(embeddings_esm.ESM2EncoderSmallBatch):
+        def make_model(self, model, device, dtype):
+            module = super().make_model(model, device, dtype)
+            module.allocator_peak_unavailable = "replays allocate nothing"
+            return module
+
+    suite = quick(Declared, params=(["t6_8M/sdpa"], ["2x16"], ["float32"]))()
+    metrics = suite.setup_cache()["'t6_8M/sdpa'|'2x16'|'float32'"]["metrics"]
+    assert metrics["peak_torch_allocated_bytes"] is None
+    assert metrics["peak_torch_allocated_bytes__unavailable"] == "replays allocate nothing"
+    from machmeter.workloads.cuda_graphs import CudaGraphModule
+
+    assert "allocates nothing" in CudaGraphModule.allocator_peak_unavailable
+
+
 def test_an_older_machmeter_without_cuda_graphs_skips_only_the_graph_variants(monkeypatch):
     # asv runs the newest benchmarks/ against older commits' machmeter
     monkeypatch.setitem(__import__("sys").modules, "machmeter.workloads.cuda_graphs", None)
@@ -252,6 +268,8 @@ def test_cuda_graph_replays_what_the_eager_model_computes_for_each_input():
             replayed = graphed(**batch).last_hidden_state.clone()
             torch.testing.assert_close(replayed, eager, rtol=1e-4, atol=1e-4)
     assert len(graphed._captured) == 1
+    # captured under inference_mode, replayed outside it: the static inputs take the copy
+    torch.testing.assert_close(graphed(**batch).last_hidden_state.clone(), eager, rtol=1e-4, atol=1e-4)
     # the accuracy pass pads six real proteins: another signature, another graph, the same embeddings
     proteins = ["MKTAYIAKQR", "MSEQNNTEMTFQIQRIYTKDISFEAPNAPHVFQKDW", "GAVLIMFWP"]
     torch.testing.assert_close(embed_proteins(graphed, tokenizer, proteins).clone(),

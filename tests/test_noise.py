@@ -164,3 +164,62 @@ def test_runs_on_other_hardware_are_named_in_a_warning(noisy_history, capsys):
     warning = "gpu-a: base and head ran on different machines or software (UUID GPU-aaaa -> GPU-bbbb)"
     assert warning in err and any(w.startswith(warning) for w in report["warnings"])
     assert "driver" not in err  # the same on both sides
+
+
+def test_a_detached_head_without_a_local_branch_still_finds_the_nightly_runs(noisy_history, capsys):
+    # what actions/checkout leaves in a pull-request job: the head detached, main only as origin/main
+    root, commits = noisy_history
+    repo = root / "repo"
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    git(repo, "checkout", "-q", "--detach")
+    git(repo, "branch", "-D", "main")
+    status, report, err = _check(root, commits[-2], commits[-1], capsys)
+    assert status == 0 and report["regressions"] == [] and "noise estimate" not in err
+
+
+def test_a_sparse_machine_gets_its_own_newest_runs_and_only_the_checked_machine_is_warned_about(tmp_path, capsys):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commits = []
+    for i in range(44):
+        git(repo, "commit", "-q", "--allow-empty", "-m", f"commit {i}")
+        commits.append(git(repo, "rev-parse", "HEAD").strip())
+    rng = np.random.default_rng(5)
+    busy = [(c, (2.3e-3 * (1 + 0.04 * rng.standard_normal()), i)) for i, c in enumerate(commits[:-2])]
+    # the second machine ran the first ten nights only: further back than the busy one's newest 30 runs
+    sparse = [(c, (2.3e-3 * (1 + 0.04 * rng.standard_normal()), i)) for i, c in enumerate(commits[:10])]
+    pull_request = [(commits[-2], (2.3e-3, 100)), (commits[-1], (2.3e-3 * 1.10, 101))]
+    other_cards = {commits[-2]: {"gpu_uuid": "GPU-1"}, commits[-1]: {"gpu_uuid": "GPU-2"}}
+    _write_results(tmp_path / "results", "busy", busy + pull_request, other_cards)
+    _write_results(tmp_path / "results", "sparse", sparse + pull_request)
+    (tmp_path / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "repo",
+                                                        "results_dir": "results", "branches": ["main"]}))
+    status, report, err = _check(tmp_path, commits[-2], commits[-1], capsys)
+    assert status == 0 and "noise estimate" not in err, err
+    assert "busy: base and head ran on different machines" in err
+    main(["check", "--config", str(tmp_path / "asv.conf.json"), "--base", commits[-2], "--head", commits[-1],
+          "--machine", "sparse"])
+    assert "different machines" not in capsys.readouterr().err
+
+
+def test_series_skipped_at_base_or_head_need_no_noise_estimate():
+    from machmeter.config import MachmeterConfig
+    from machmeter.detect.engine import check_revisions, run_to_run_noises
+    from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet
+    from machmeter.series import build_series
+
+    commits = [f"c{i}" for i in range(12)]
+    rng = np.random.default_rng(2)
+    points = [ResultPoint("b.time_measured", {}, "m", "e", c, i, float(1 + 0.02 * rng.standard_normal()))
+              for i, c in enumerate(commits)]
+    points += [ResultPoint("b.time_skipped", {}, "m", "e", c, i, math.nan) for i, c in enumerate(commits)]
+    timings = {name: BenchmarkInfo(name=name, type="time", unit="seconds", param_names=(), params=(), version=None,
+                                   higher_is_better=None, metric_kind=None, attributes={})
+               for name in ("b.time_measured", "b.time_skipped")}
+    series = build_series(ResultSet(timings, {}, points, []), commits, MachmeterConfig())
+    assert {s.meaning.kind for s in series} == {"time"}
+    history = build_series(ResultSet(timings, {}, [p for p in points if p.commit not in commits[-2:]], []),
+                           commits[:-2], MachmeterConfig())
+    report = check_revisions(series, commits[-2], commits[-1], MachmeterConfig(), [], run_to_run_noises(history))
+    assert report.skipped == 1 and report.warnings == []

@@ -6,6 +6,7 @@ comment on a pull request says exactly what the check says.
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from machmeter.config import MachmeterConfig, load_config
@@ -14,7 +15,7 @@ from machmeter.detect.noise import NOISE_WINDOW
 from machmeter.errors import MachmeterError
 from machmeter.fingerprint import fingerprint_differences
 from machmeter.project import AsvProject
-from machmeter.results import load_results, result_commit_prefixes
+from machmeter.results import load_results, result_commit_prefixes, result_commit_prefixes_by_machine
 from machmeter.series import Series, build_series, git_commit_order
 from machmeter.triage import acknowledgements_for_pull_request, load_triage
 
@@ -63,35 +64,40 @@ def _full_hash(revision: str, commits: set[str], results_dir: str) -> str:
     return found[0]
 
 
-def recent_history(project: AsvProject, named_prefixes: set[str], exclude: set[str], config: MachmeterConfig,
+def recent_history(project: AsvProject, base: str, exclude: set[str], config: MachmeterConfig,
                    machine: str | None = None) -> list[Series] | None:
-    """The series of the newest :data:`NOISE_WINDOW` commits of the branch that have results (the
-    nightly runs a pull request is judged against), ``exclude`` left out; None without a repository
-    to order them."""
-    git_order = git_commit_order(project.repo, project.branches)
-    if not git_order:
+    """The series of each machine's newest :data:`NOISE_WINDOW` runs among the base's first-parent
+    ancestors (the nightly runs a pull request is judged against; a pull-request job checks out a
+    detached head, often with no local branch at all), ``exclude`` left out; None without a repository."""
+    ancestry = git_commit_order(project.repo, [base])
+    if not ancestry:
         return None
-    lengths = {len(prefix) for prefix in named_prefixes}
-    recent = [commit for commit in reversed(git_order)
-              if commit not in exclude and any(commit[:n] in named_prefixes for n in lengths)][:NOISE_WINDOW]
-    if not recent:
+    commits: set[str] = set()
+    for name, prefixes in result_commit_prefixes_by_machine(project.results_dir).items():
+        if machine is not None and name != machine:
+            continue
+        lengths = {len(prefix) for prefix in prefixes}
+        measured = (c for c in reversed(ancestry)
+                    if c not in exclude and any(c[:n] in prefixes for n in lengths))
+        commits.update(itertools.islice(measured, NOISE_WINDOW))
+    if not commits:
         return []
-    results = load_results(project.results_dir, recent)
-    return build_series(results, recent[::-1], config, machine)
+    order = [c for c in ancestry if c in commits]
+    return build_series(load_results(project.results_dir, order), order, config, machine)
 
 
-def _fingerprint_warnings(results, base: str, head: str) -> list[str]:
+def _fingerprint_warnings(results, base: str, head: str, machine: str | None) -> list[str]:
     """One warning per machine whose base and head runs were made on other hardware or software: part
     of any difference between them is the machines' (pyperf shows the same wherever runs are compared)."""
     warnings = []
-    for machine in sorted({m for m, _ in results.runs}):
-        before, after = results.runs.get((machine, base)), results.runs.get((machine, head))
+    for name in sorted({m for m, _ in results.runs if machine is None or m == machine}):
+        before, after = results.runs.get((name, base)), results.runs.get((name, head))
         if before is None or after is None:
             continue
         differences = fingerprint_differences(before, after)
         if differences:
             changed = "; ".join(f"{label} {old} -> {new}" for label, old, new in differences)
-            warnings.append(f"{machine}: base and head ran on different machines or software ({changed}): "
+            warnings.append(f"{name}: base and head ran on different machines or software ({changed}): "
                             "part of every difference between them is the machines'")
     return warnings
 
@@ -118,10 +124,10 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
     base_hash, head_hash = (_full_hash(r, present, results_dir) for r in revisions)
     acknowledgements = acknowledgements_for_pull_request(
         acknowledgements, pull_request_commits(project.repo, base_hash, head_hash), head_hash)
-    history = recent_history(project, named, {base_hash, head_hash}, config, machine)
+    history = recent_history(project, base_hash, {base_hash, head_hash}, config, machine)
     report = check_revisions(build_series(results, [base_hash, head_hash], config, machine), base_hash, head_hash,
                              config, acknowledgements, run_to_run_noises(history or []),
                              None if history is not None else "no local repository to order earlier runs by")
     report.machines = {name: info for name, info in results.machines.items() if machine is None or name == machine}
-    report.warnings = list(results.warnings) + report.warnings + _fingerprint_warnings(results, base_hash, head_hash)
+    report.warnings = list(results.warnings) + report.warnings + _fingerprint_warnings(results, base_hash, head_hash, machine)
     return report

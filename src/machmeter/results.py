@@ -145,7 +145,15 @@ def iter_result_files(results_dir: str, commit_prefixes=None):
 def result_commit_prefixes(results_dir: str) -> set[str]:
     """The commit-hash prefixes that name result files: what a revision can be resolved against without
     reading any file."""
-    return {path.rsplit(os.sep, 1)[1].split("-", 1)[0] for _, path in iter_result_files(results_dir)}
+    return set().union(*result_commit_prefixes_by_machine(results_dir).values())
+
+
+def result_commit_prefixes_by_machine(results_dir: str) -> dict[str, set[str]]:
+    """Each machine's commit-hash prefixes that name its result files (no file is read)."""
+    prefixes: dict[str, set[str]] = {}
+    for machine, path in iter_result_files(results_dir):
+        prefixes.setdefault(machine, set()).add(path.rsplit(os.sep, 1)[1].split("-", 1)[0])
+    return prefixes
 
 
 _STAT_COLUMNS = ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat",

@@ -152,7 +152,8 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
             continue
         report.series_checked += 1
         policy = series_policy(series, config)
-        if series.meaning.kind in NOISY_KINDS:
+        # only a comparison of two measured values can want a noise estimate (not a skip or a failure)
+        if series.meaning.kind in NOISY_KINDS and all(p is not None and is_measured(p.value) for p in (before, after)):
             noisy += 1
             noise = noises.get(series.key)
             if noise is None:

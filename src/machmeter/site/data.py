@@ -450,7 +450,8 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
         status = series_status(marks, item.meaning.higher_is_better)
         latest, latest_at = _latest(branch.values) if branch is not None else (None, None)
         policy = _policy_of(item, config)
-        threshold = policy.threshold
+        # an accuracy series is judged by its tolerances; its "threshold" on the page is only the noise floor
+        threshold = 0.0 if item.meaning.kind == "accuracy" else policy.threshold
         if branch is not None and item.meaning.kind in NOISY_KINDS:
             # the check's noise floor, learnt from the newest runs of the branch (base and head may be
             # among them here: the page does not know them in advance)
