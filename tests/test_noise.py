@@ -175,6 +175,10 @@ def test_a_detached_head_without_a_local_branch_still_finds_the_nightly_runs(noi
     git(repo, "branch", "-D", "main")
     status, report, err = _check(root, commits[-2], commits[-1], capsys)
     assert status == 0 and report["regressions"] == [] and "noise estimate" not in err
+    # no remote-tracking branch either: the base's own first-parent ancestry holds the nightly runs
+    git(repo, "update-ref", "-d", "refs/remotes/origin/main")
+    status, report, err = _check(root, commits[-2], commits[-1], capsys)
+    assert status == 0 and report["regressions"] == [] and "noise estimate" not in err
 
 
 def test_a_sparse_machine_gets_its_own_newest_runs_and_only_the_checked_machine_is_warned_about(tmp_path, capsys):

@@ -66,10 +66,12 @@ def _full_hash(revision: str, commits: set[str], results_dir: str) -> str:
 
 def recent_history(project: AsvProject, base: str, exclude: set[str], config: MachmeterConfig,
                    machine: str | None = None) -> list[Series] | None:
-    """The series of each machine's newest :data:`NOISE_WINDOW` runs among the base's first-parent
-    ancestors (the nightly runs a pull request is judged against; a pull-request job checks out a
-    detached head, often with no local branch at all), ``exclude`` left out; None without a repository."""
-    ancestry = git_commit_order(project.repo, [base])
+    """The series of each machine's newest :data:`NOISE_WINDOW` runs of the branch (the nightly runs a
+    pull request is judged against), ``exclude`` left out; None without a repository. The branch is the
+    configured one, else its remote-tracking twin (a pull-request job checks out a detached head and often
+    has no local branch), else the base's first-parent ancestry."""
+    candidates = [*project.branches, *(f"origin/{branch}" for branch in project.branches), base]
+    ancestry = git_commit_order(project.repo, candidates)
     if not ancestry:
         return None
     commits: set[str] = set()
