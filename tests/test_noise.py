@@ -13,6 +13,7 @@ from machmeter.cli import main
 from machmeter.detect.compare import Observation, compare, policy_for
 from machmeter.detect.noise import (MIN_NOISE_RUNS, NOISE_ALPHA, NOISE_MULTIPLIERS, NOISE_WINDOW, RunToRunNoise,
                                     run_to_run_noise)
+from scripts.check_speed import make_repository
 from tests.asv_project import git
 
 
@@ -109,22 +110,22 @@ def _write_results(results_dir, machine, commits_values, fingerprints=None):
         result.save(str(results_dir))
 
 
+def _project(root, n_commits: int) -> list[str]:
+    """An asv project in ``root``: a repository of ``n_commits`` empty commits on main (their hashes,
+    oldest first) and an asv.conf.json whose results go to ``root/results``."""
+    (root / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "repo",
+                                                    "results_dir": "results", "branches": ["main"]}))
+    return make_repository(str(root / "repo"), n_commits)
+
+
 @pytest.fixture
 def noisy_history(tmp_path):
     """Twelve commits of unchanged code whose runs differ by ~4 % (a launch-bound GPU step), each
     run's own samples 0.2 % apart; the last two commits are a pull request's base and head, 10 % apart."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    commits = []
-    for i in range(12):
-        git(repo, "commit", "-q", "--allow-empty", "-m", f"commit {i}")
-        commits.append(git(repo, "rev-parse", "HEAD").strip())
+    commits = _project(tmp_path, 12)
     levels = 2.3e-3 * (1 + 0.04 * np.random.default_rng(11).standard_normal(10))
     values = [(float(v), i) for i, v in enumerate(levels)] + [(2.3e-3, 100), (2.3e-3 * 1.10, 101)]
     _write_results(tmp_path / "results", "gpu-a", list(zip(commits, values)))
-    (tmp_path / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "repo",
-                                                        "results_dir": "results", "branches": ["main"]}))
     return tmp_path, commits
 
 
@@ -182,13 +183,7 @@ def test_a_detached_head_without_a_local_branch_still_finds_the_nightly_runs(noi
 
 
 def test_a_sparse_machine_gets_its_own_newest_runs_and_only_the_checked_machine_is_warned_about(tmp_path, capsys):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    commits = []
-    for i in range(44):
-        git(repo, "commit", "-q", "--allow-empty", "-m", f"commit {i}")
-        commits.append(git(repo, "rev-parse", "HEAD").strip())
+    commits = _project(tmp_path, 44)
     rng = np.random.default_rng(5)
     busy = [(c, (2.3e-3 * (1 + 0.04 * rng.standard_normal()), i)) for i, c in enumerate(commits[:-2])]
     # the second machine ran the first ten nights only: further back than the busy one's newest 30 runs
@@ -197,8 +192,6 @@ def test_a_sparse_machine_gets_its_own_newest_runs_and_only_the_checked_machine_
     other_cards = {commits[-2]: {"gpu_uuid": "GPU-1"}, commits[-1]: {"gpu_uuid": "GPU-2"}}
     _write_results(tmp_path / "results", "busy", busy + pull_request, other_cards)
     _write_results(tmp_path / "results", "sparse", sparse + pull_request)
-    (tmp_path / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "repo",
-                                                        "results_dir": "results", "branches": ["main"]}))
     status, report, err = _check(tmp_path, commits[-2], commits[-1], capsys)
     assert status == 0 and "noise estimate" not in err, err
     assert "busy: base and head ran on different machines" in err

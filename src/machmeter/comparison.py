@@ -15,7 +15,7 @@ from machmeter.detect.noise import NOISE_WINDOW
 from machmeter.errors import MachmeterError
 from machmeter.fingerprint import fingerprint_differences
 from machmeter.project import AsvProject
-from machmeter.results import load_results, result_commit_prefixes, result_commit_prefixes_by_machine
+from machmeter.results import load_results, result_commit_prefixes_by_machine
 from machmeter.series import Series, build_series, git_commit_order
 from machmeter.triage import acknowledgements_for_pull_request, load_triage
 
@@ -64,8 +64,8 @@ def _full_hash(revision: str, commits: set[str], results_dir: str) -> str:
     return found[0]
 
 
-def recent_history(project: AsvProject, base: str, exclude: set[str], config: MachmeterConfig,
-                   machine: str | None = None) -> list[Series] | None:
+def recent_history(project: AsvProject, prefixes_by_machine: dict[str, set[str]], base: str, exclude: set[str],
+                   config: MachmeterConfig, machine: str | None = None) -> list[Series] | None:
     """The series of each machine's newest :data:`NOISE_WINDOW` runs of the branch (the nightly runs a
     pull request is judged against), ``exclude`` left out; None without a repository. The branch is the
     configured one, else its remote-tracking twin (a pull-request job checks out a detached head and often
@@ -75,7 +75,7 @@ def recent_history(project: AsvProject, base: str, exclude: set[str], config: Ma
     if not ancestry:
         return None
     commits: set[str] = set()
-    for name, prefixes in result_commit_prefixes_by_machine(project.results_dir).items():
+    for name, prefixes in prefixes_by_machine.items():
         if machine is not None and name != machine:
             continue
         lengths = {len(prefix) for prefix in prefixes}
@@ -114,7 +114,9 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
     # a pull request needs two commits: read only their files, whatever the history's length
     if not os.path.isdir(results_dir):
         raise MachmeterError(f"{results_dir}: results folder not found (run asv first)")
-    named = result_commit_prefixes(results_dir)
+    # the folder is listed once: the revisions resolve against it, and the history window comes from it
+    prefixes_by_machine = result_commit_prefixes_by_machine(results_dir)
+    named = set().union(*prefixes_by_machine.values())
     revisions = [resolve_revision(r, project.repo, named, results_dir) for r in (base, head)]
     results = load_results(results_dir, revisions)
     if not results.points:
@@ -126,7 +128,7 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
     base_hash, head_hash = (_full_hash(r, present, results_dir) for r in revisions)
     acknowledgements = acknowledgements_for_pull_request(
         acknowledgements, pull_request_commits(project.repo, base_hash, head_hash), head_hash)
-    history = recent_history(project, base_hash, {base_hash, head_hash}, config, machine)
+    history = recent_history(project, prefixes_by_machine, base_hash, {base_hash, head_hash}, config, machine)
     report = check_revisions(build_series(results, [base_hash, head_hash], config, machine), base_hash, head_hash,
                              config, acknowledgements, run_to_run_noises(history or []),
                              None if history is not None else "no local repository to order earlier runs by")

@@ -142,14 +142,9 @@ def iter_result_files(results_dir: str, commit_prefixes=None):
             yield machine, os.path.join(folder, name)
 
 
-def result_commit_prefixes(results_dir: str) -> set[str]:
-    """The commit-hash prefixes that name result files: what a revision can be resolved against without
-    reading any file."""
-    return set().union(*result_commit_prefixes_by_machine(results_dir).values())
-
-
 def result_commit_prefixes_by_machine(results_dir: str) -> dict[str, set[str]]:
-    """Each machine's commit-hash prefixes that name its result files (no file is read)."""
+    """Each machine's commit-hash prefixes that name its result files: what a revision can be resolved
+    against, and which runs there are, without reading any file."""
     prefixes: dict[str, set[str]] = {}
     for machine, path in iter_result_files(results_dir):
         prefixes.setdefault(machine, set()).add(path.rsplit(os.sep, 1)[1].split("-", 1)[0])
