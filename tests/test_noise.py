@@ -143,14 +143,17 @@ def test_pull_request_check_judges_against_the_nightly_noise(noisy_history, caps
     assert "noise estimate" not in err  # the history gave this series its noise estimate
 
 
-def test_without_earlier_runs_the_check_warns_and_judges_by_the_samples(noisy_history, capsys):
+def test_without_earlier_runs_a_change_inside_the_prior_is_inconclusive(noisy_history, capsys):
     root, commits = noisy_history
     for commit in commits[:-2]:  # the nightly results were not restored on this runner
         for path in (root / "results" / "gpu-a").glob(f"{commit[:8]}-*.json"):
             path.unlink()
     status, report, err = _check(root, commits[-2], commits[-1], capsys)
-    assert status == 1 and len(report["regressions"]) == 1
-    assert "1 of 1 measured series have no run-to-run noise estimate (fewer than 4 earlier runs" in err
+    # +10% between two single runs with tight samples: a within-run test calls it certain; two processes
+    # of unchanged code differ by that much on a GPU, so it is inconclusive and never a FAIL
+    assert status == 0 and report["regressions"] == []
+    assert [c["change"] for c in report["inconclusive"]] == [pytest.approx(0.10, abs=0.01)]
+    assert "1 of 1 measured series have one run a side and no run-to-run noise estimate (fewer than 4 earlier runs" in err
     assert any("no run-to-run noise estimate" in w for w in report["warnings"])
 
 

@@ -8,6 +8,7 @@ pyproject.toml there; no file is needed for the defaults.
 triage = "benchmarks/triage.toml"        # committed acknowledgements (default: machmeter-triage.toml)
 ignore = ["*.GpuRunState.*"]             # series never reported (fnmatch on the benchmark name)
 site_url = "https://org.github.io/repo"  # the published site: pull-request comments link to its compare page
+confidence = 0.95                        # a reported change is at least this sure (default 0.95)
 
 [tool.machmeter.thresholds]              # minimum relative change reported, per kind
 time = 0.05
@@ -57,6 +58,7 @@ class MachmeterConfig:
     ignore: tuple[str, ...] = ()
     triage_path: str | None = None
     site_url: str | None = None
+    confidence: float = 0.95  # a reported change's confidence at least this (after the comparison's adjustment)
 
     def override_for(self, benchmark: str) -> BenchmarkOverride | None:
         return next((o for o in self.overrides if fnmatch.fnmatchcase(benchmark, o.pattern)), None)
@@ -79,7 +81,7 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
     def fail(problem: str):
         raise MachmeterError(f"{source}: {problem}")
 
-    unknown = set(table) - {"thresholds", "benchmarks", "ignore", "triage", "site_url"}
+    unknown = set(table) - {"thresholds", "benchmarks", "ignore", "triage", "site_url", "confidence"}
     if unknown:
         fail(f"unknown machmeter setting(s): {', '.join(sorted(unknown))}")
     thresholds = table.get("thresholds", {})
@@ -102,8 +104,12 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
     site_url = table.get("site_url")
     if site_url is not None and not (isinstance(site_url, str) and site_url.startswith(("https://", "http://"))):
         fail("site_url must be an http(s) URL")
+    confidence = table.get("confidence", 0.95)
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.5 <= confidence < 1:
+        fail("confidence must be a number in [0.5, 1), e.g. 0.95")
     return MachmeterConfig(
         source=source,
+        confidence=float(confidence),
         thresholds={k: float(v) for k, v in thresholds.items()},
         overrides=tuple(overrides),
         ignore=tuple(ignore),

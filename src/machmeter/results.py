@@ -57,6 +57,7 @@ class ResultPoint:
     samples: list[float] | None = None
     number: int | None = None
     repeat: int | None = None
+    runs: list[float | None] | None = None  # this commit's value in each archived run (machmeter run-pr)
 
     @property
     def failed(self) -> bool:
@@ -205,7 +206,10 @@ def _parameter_names(info: BenchmarkInfo | None, param_values: list) -> list[str
 
 
 def _read_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None) -> ResultFile:
-    data = _read_json(path)
+    return _parse_result_data(_read_json(path), path, benchmarks, machine)
+
+
+def _parse_result_data(data, path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None) -> ResultFile:
     if not isinstance(data, dict):
         raise ResultsError(path, "expected a JSON object")
     version = data.get("version")
@@ -260,6 +264,77 @@ def result_points(parsed: ResultFile) -> list[ResultPoint]:
     return points
 
 
+# --------------------------------------------------------------------------------------------------
+# The run archive: each run of a commit kept apart, beside asv's file.
+#
+# asv keeps one result file per machine, commit and environment, and a later run of the same commit
+# replaces its values (or, with --append-samples, pools its samples): the identity of each run is lost,
+# and with it the only evidence of how much runs differ. ``machmeter run-pr`` copies asv's file after
+# every run into ``<hash>-<env>.runs.jsonl`` beside it, one line per run, each line the whole asv result
+# document of that run. asv reads only ``*.json`` files, so the archive never disturbs asv, and asv's
+# own file stays what asv wrote.
+
+RUN_ARCHIVE_SUFFIX = ".runs.jsonl"
+
+
+def run_archive_path(result_path: str) -> str:
+    return (result_path[:-len(".json")] if result_path.endswith(".json") else result_path) + RUN_ARCHIVE_SUFFIX
+
+
+def archive_run(result_path: str) -> int:
+    """Append the run asv just wrote to ``result_path`` to its run archive; the archive's run count."""
+    from machmeter.fileio import write_text_atomic
+
+    data = _read_json(result_path)
+    if not isinstance(data, dict):
+        raise ResultsError(result_path, "expected a JSON object")
+    archive = run_archive_path(result_path)
+    lines = []
+    if os.path.exists(archive):
+        with open(archive, encoding="utf-8") as stream:
+            lines = [line.rstrip("\n") for line in stream if line.strip()]
+    lines.append(json.dumps(data, separators=(",", ":")))
+    write_text_atomic(archive, "\n".join(lines) + "\n")
+    return len(lines)
+
+
+def read_run_archive(result_path: str, benchmarks: dict[str, BenchmarkInfo],
+                     machine: str | None = None) -> list[ResultFile]:
+    """The archived runs of one result file, oldest first (empty when it has none)."""
+    archive = run_archive_path(result_path)
+    if not os.path.isfile(archive):
+        return []
+    runs = []
+    with open(archive, encoding="utf-8") as stream:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ResultsError(archive, f"run {number} is not valid JSON: {error.msg}") from None
+            try:
+                runs.append(_parse_result_data(data, f"{archive} (run {number})", benchmarks, machine))
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:
+                raise ResultsError(archive, f"run {number} is not an asv result ({type(error).__name__}: {error})") from None
+    return runs
+
+
+def attach_runs(points: list[ResultPoint], runs: list[ResultFile]) -> None:
+    """Give each point of one result file its value in every archived run of that file."""
+    if not runs:
+        return
+    values: dict[tuple, list] = {}
+    for run in runs:
+        for name, combinations, run_values, _, _ in run.rows:
+            for params, value in zip(combinations, run_values):
+                values.setdefault((name, tuple(params.items())), []).append(value)
+    for point in points:
+        found = values.get((point.benchmark, tuple(point.params.items())))
+        if found:
+            point.runs = found
+
+
 def load_machines(results_dir: str, names, warnings: list[str]) -> dict[str, dict]:
     machines = {}
     for name in names:
@@ -312,6 +387,11 @@ def load_results(results_dir: str, commits=None) -> ResultSet:
         # a file name carries only a prefix: keep exactly the commits asked for
         if commits is not None and not any(parsed.commit.startswith(c) for c in commits):
             continue
-        points.extend(result_points(parsed))
+        file_points = result_points(parsed)
+        try:
+            attach_runs(file_points, read_run_archive(parsed.path, folder.benchmarks, parsed.machine))
+        except ResultsError as error:
+            folder.warnings.append(f"{error} (its runs are not used)")
+        points.extend(file_points)
         runs[(parsed.machine, parsed.commit)] = parsed.run_params
     return ResultSet(folder.benchmarks, folder.machines, points, folder.warnings, runs)

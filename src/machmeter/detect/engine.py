@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from machmeter.config import MachmeterConfig
 from machmeter.detect.compare import DEFAULT_THRESHOLDS, Observation, compare, policy_for
 from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noise
+from machmeter.detect.runs import DEFAULT_CONFIDENCE, adjust_p_values, prior_floor, run_evidence
 from machmeter.series import Series, SeriesKey, is_measured, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
 
@@ -61,6 +62,8 @@ class CheckReport:
     regressions: list[Change] = field(default_factory=list)
     improvements: list[Change] = field(default_factory=list)
     acknowledged: list[Change] = field(default_factory=list)
+    # changes beyond the threshold that the runs can neither confirm nor rule out (never a FAIL)
+    inconclusive: list[Change] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)  # series that fail at head (revisions mode)
     unchanged: int = 0
     skipped: int = 0
@@ -87,7 +90,7 @@ class CheckReport:
             self.improvements.append(change)
 
     def sort(self) -> None:
-        for changes in (self.regressions, self.improvements, self.acknowledged):
+        for changes in (self.regressions, self.improvements, self.acknowledged, self.inconclusive):
             changes.sort(key=lambda c: (-abs(c.change), c.machine, c.benchmark))
 
 
@@ -134,17 +137,49 @@ def run_to_run_noises(history: list[Series]) -> dict[SeriesKey, RunToRunNoise]:
     return noises
 
 
+# kinds judged on the runs' evidence; count (exact), accuracy (tolerances) and state keep compare()'s rules
+RUN_TESTED_KINDS = ("time", "throughput", "memory", "energy")
+
+
+def _run_values(point) -> list[float]:
+    """The values of a commit's runs: each archived run (machmeter run-pr), else asv's one value."""
+    values = point.runs if point.runs else [point.value]
+    return [float(v) for v in values if v is not None and math.isfinite(v)]
+
+
+def _change_record(series: Series, base: str, head: str, before: float, after: float, change: float,
+                   direction: str, confidence: float | None, method: str, reason: str) -> Change:
+    return Change(
+        benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
+        env_name=series.key.env_name, commit=head, commit_range=(base, head), before=before, after=after,
+        change=change, direction=direction, kind=series.meaning.kind, unit=series.meaning.unit,
+        higher_is_better=series.meaning.higher_is_better, confidence=confidence, method=method, reason=reason)
+
+
+def _describe(before: float, after: float, change: float) -> str:
+    if math.isinf(change):
+        return f"{before:.4g} -> {after:.4g} (relative change undefined: the base is 0)"
+    return f"{before:.4g} -> {after:.4g} ({change:+.1%})"
+
+
 def check_revisions(series_list: list[Series], base: str, head: str, config: MachmeterConfig,
                     acknowledgements: list[Acknowledgement],
                     noises: dict[SeriesKey, RunToRunNoise] | None = None,
                     no_noise_because: str | None = None) -> CheckReport:
-    """Compare every series at two commits (full hashes), as a pull request needs; ``noises`` (from
-    :func:`run_to_run_noises`) raise each series' threshold to its run-to-run noise floor, and the
-    report warns of the series without one (``no_noise_because`` says why they have none)."""
+    """Compare every series at two commits (full hashes), as a pull request needs.
+
+    Timings, rates, memory and energy are judged on their runs (:mod:`machmeter.detect.runs`): each run
+    one number, the run-to-run spread from the pull request's own runs and from ``noises`` (each series'
+    noise learnt from the branch's recent runs, :func:`run_to_run_noises`), the p values of the whole
+    comparison adjusted together, a change reported at the configured confidence and beyond the kind's
+    threshold; without any estimate a change inside the kind's prior is inconclusive. Counts, accuracy and
+    run-state series keep :func:`machmeter.detect.compare.compare`'s rules."""
     report = CheckReport(mode="revisions", base=base, head=head)
     noises = noises or {}
+    confidence = getattr(config, "confidence", DEFAULT_CONFIDENCE)
     no_noise_because = no_noise_because or f"fewer than {MIN_NOISE_RUNS} earlier runs on their machine"
-    without_noise = noisy = 0
+    tested = []  # (series, evidence, policy) waiting for the comparison-wide adjustment
+    prior_only = one_run = 0
     for series in series_list:
         by_commit = {p.commit: p for p in series.points or ()}
         before, after = by_commit.get(base), by_commit.get(head)
@@ -152,25 +187,24 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
             continue
         report.series_checked += 1
         policy = series_policy(series, config)
-        # only a comparison of two measured values can want a noise estimate (not a skip or a failure)
-        if series.meaning.kind in NOISY_KINDS and all(p is not None and is_measured(p.value) for p in (before, after)):
-            noisy += 1
-            noise = noises.get(series.key)
-            if noise is None:
-                without_noise += 1
-            else:
-                policy = replace(policy, noise=noise)
+        noise = noises.get(series.key) if series.meaning.kind in NOISY_KINDS else None
+        measured = all(p is not None and is_measured(p.value) for p in (before, after))
+        if measured and series.meaning.kind in RUN_TESTED_KINDS:
+            before_runs, after_runs = _run_values(before), _run_values(after)
+            if before_runs and after_runs:
+                evidence = run_evidence(before_runs, after_runs, series.meaning.kind, noise)
+                one_run += min(evidence.runs) < 2
+                prior_only += evidence.method == "prior"
+                tested.append((series, evidence, policy))
+                continue
+        if noise is not None:
+            policy = replace(policy, noise=noise)
         comparison = compare(_observation(before), _observation(after), policy)
         if comparison.verdict in (REGRESSION, IMPROVEMENT):
-            report.add(Change(
-                benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
-                env_name=series.key.env_name, commit=head, commit_range=(base, head),
-                before=comparison.before, after=comparison.after, change=comparison.change,
-                direction=comparison.verdict, kind=series.meaning.kind, unit=series.meaning.unit,
-                higher_is_better=series.meaning.higher_is_better,
-                confidence=None if comparison.p_value is None else 1.0 - comparison.p_value,
-                method=comparison.method, reason=comparison.reason,
-            ), acknowledgements)
+            report.add(_change_record(series, base, head, comparison.before, comparison.after, comparison.change,
+                                      comparison.verdict,
+                                      None if comparison.p_value is None else 1.0 - comparison.p_value,
+                                      comparison.method, comparison.reason), acknowledgements)
         elif comparison.verdict == "failed":
             report.failures.append({"benchmark": series.key.benchmark, "params": series.key.params_dict,
                                     "machine": series.key.machine, "commit": head, "reason": comparison.reason})
@@ -178,13 +212,62 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
             report.skipped += 1
         else:
             report.unchanged += 1
-    if without_noise:
+
+    adjusted = iter(adjust_p_values([e.p_value for _, e, _ in tested if e.p_value is not None]))
+    for series, evidence, policy in tested:
+        q_value = next(adjusted) if evidence.p_value is not None else None
+        _judge_runs(report, series, evidence, q_value, policy, confidence, base, head, acknowledgements)
+
+    if prior_only:
         report.warnings.append(
-            f"{without_noise} of {noisy} measured series have no run-to-run noise estimate "
-            f"({no_noise_because}): their verdicts rest on one run a side, whose samples understate how "
-            "much runs differ on a GPU (docs/check.md, run-to-run noise)")
+            f"{prior_only} of {len(tested)} measured series have one run a side and no run-to-run noise estimate "
+            f"({no_noise_because}): a change inside the kind's prior (e.g. {prior_floor('time'):.0%} for times) is "
+            "inconclusive, not a verdict; measure several runs a side (machmeter run-pr) or keep a history")
+    if report.inconclusive:
+        worse = sum(c.direction == REGRESSION for c in report.inconclusive)
+        report.warnings.append(
+            f"{len(report.inconclusive)} change(s) beyond their threshold are inconclusive ({worse} of them worse): "
+            f"the runs cannot tell them from run-to-run noise at {confidence:.0%} confidence")
     report.sort()
     return report
+
+
+def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | None, policy, confidence: float,
+                base: str, head: str, acknowledgements: list[Acknowledgement]) -> None:
+    before, after, change = evidence.before, evidence.after, evidence.change
+    size = _describe(before, after, change)
+    difference = after - before
+    if difference == 0 or abs(change) < policy.threshold or (
+            policy.tolerance_abs is not None and abs(difference) <= policy.tolerance_abs):
+        report.unchanged += 1
+        return
+    direction = REGRESSION if worse(difference, policy.higher_is_better) else IMPROVEMENT
+    runs = f"{evidence.runs[0]} vs {evidence.runs[1]} runs"
+    if evidence.method == "prior":
+        floor = prior_floor(series.meaning.kind)
+        if abs(change) <= floor:
+            report.inconclusive.append(_change_record(
+                series, base, head, before, after, change, direction, None, "prior",
+                f"{size}: inside the {floor:.0%} that two runs may differ by ({evidence.basis}); inconclusive"))
+            return
+        report.add(_change_record(series, base, head, before, after, change, direction, 0.999, "prior",
+                                  f"{size}, beyond the {floor:.0%} that two runs may differ by ({evidence.basis})"),
+                   acknowledgements)
+        return
+    detail = (f"{runs}, run-to-run noise {evidence.sigma:.1%} from {evidence.basis}, "
+              f"adjusted p={q_value:.2g}")
+    if q_value <= 1.0 - confidence:
+        report.add(_change_record(series, base, head, before, after, change, direction, 1.0 - q_value, "runs-t",
+                                  f"{size}, significant ({detail})"), acknowledgements)
+    else:
+        report.inconclusive.append(_change_record(series, base, head, before, after, change, direction,
+                                                  1.0 - q_value, "runs-t",
+                                                  f"{size}, not significant at {confidence:.0%} ({detail}); inconclusive"))
+
+
+def worse(difference: float, higher_is_better: bool) -> bool:
+    """Whether a nonzero difference (after - before) is for the worse."""
+    return difference < 0 if higher_is_better else difference > 0
 
 
 def check_history(series_list: list[Series], config: MachmeterConfig,

@@ -10,6 +10,7 @@ JSON schema (``machmeter check --format json``)::
       "summary": {"series_checked": n, "regressions": n, "improvements": n, "acknowledged": n,
                   "failures": n, "unchanged": n, "skipped": n, "failed": bool},
       "regressions": [Change...], "improvements": [Change...], "acknowledged": [Change...],
+      "inconclusive": [Change...]  (beyond the threshold, not significant at the configured confidence),
       "failures": [{"benchmark", "params", "machine", "commit", "reason"}...],
       "machines": {"<machine>": {<asv machine.json, GPU fingerprint included>}},
       "warnings": ["<file>: <problem> (skipped)", "<n> of <m> ... no run-to-run noise estimate ...", ...]
@@ -43,6 +44,7 @@ def summary(report: CheckReport) -> dict:
         "regressions": len(report.regressions),
         "improvements": len(report.improvements),
         "acknowledged": len(report.acknowledged),
+        "inconclusive": len(report.inconclusive),
         "failures": len(report.failures),
         "unchanged": report.unchanged,
         "skipped": report.skipped,
@@ -59,6 +61,7 @@ def to_json(report: CheckReport) -> str:
         "regressions": [c.to_dict() for c in report.regressions],
         "improvements": [c.to_dict() for c in report.improvements],
         "acknowledged": [c.to_dict() for c in report.acknowledged],
+        "inconclusive": [c.to_dict() for c in report.inconclusive],
         "failures": report.failures,
         "machines": report.machines,
         "warnings": report.warnings,
@@ -77,8 +80,9 @@ def verdict_line(report: CheckReport) -> str:
         head = "FAIL: " + ", ".join(parts)
     else:
         head = "OK: no unacknowledged regression"
+    inconclusive = f"{counts['inconclusive']} inconclusive, " if counts["inconclusive"] else ""
     return (f"{head} — {counts['improvements']} improvement(s), {counts['acknowledged']} acknowledged, "
-            f"{counts['unchanged']} unchanged, {counts['skipped']} skipped, {counts['series_checked']} series checked")
+            f"{inconclusive}{counts['unchanged']} unchanged, {counts['skipped']} skipped, {counts['series_checked']} series checked")
 
 
 def _percent(change: float) -> str:
@@ -96,11 +100,18 @@ def _rows(changes: list[Change]) -> list[list[str]]:
              "" if c.confidence is None else f"{c.confidence:.3f}"] for c in changes]
 
 
+def limits(report: CheckReport) -> list[str]:
+    """What limits the verdict (no noise estimate, inconclusive changes, other machines, files skipped):
+    said beside the verdict in every format, not only on standard error."""
+    return list(report.warnings)
+
+
 def to_text(report: CheckReport) -> str:
     lines = [verdict_line(report)]
+    lines += [f"warning: {warning}" for warning in limits(report)]
     header = ["series", "machine", "before", "after", "change", "better", "commits", "confidence"]
     for title, changes in (("Regressions", report.regressions), ("Improvements", report.improvements),
-                           ("Acknowledged", report.acknowledged)):
+                           ("Acknowledged", report.acknowledged), ("Inconclusive", report.inconclusive)):
         if not changes:
             continue
         rows = [header, *_rows(changes)]
@@ -112,8 +123,6 @@ def to_text(report: CheckReport) -> str:
     if report.failures:
         lines += ["", "Failing at head:"]
         lines += [f"  {f['benchmark']}{f['params'] or ''} on {f['machine']}: {f['reason']}" for f in report.failures]
-    for warning in report.warnings:
-        lines.append(f"warning: {warning}")
     return "\n".join(lines) + "\n"
 
 
@@ -206,6 +215,13 @@ def _markdown(report: CheckReport, site_url: str | None, details_url: str | None
     icon = "❌" if report.failed else "✅"
     revisions = f" · `{report.base[:8]}` → `{report.head[:8]}`" if report.base and report.head else ""
     lines = [MARKER, f"**machmeter** {icon} {markdown_escape(verdict_line(report))}{revisions}", ""]
+    warnings = limits(report)
+    shown_warnings = warnings if cap is None else warnings[:max(cap, 3)]
+    if warnings:
+        lines += [f"> ⚠️ {_cell(warning)}" for warning in shown_warnings]
+        if len(shown_warnings) < len(warnings):
+            lines.append(f"> … {len(warnings) - len(shown_warnings)} more warning(s): {more}")
+        lines.append("")
     accuracy = [c for c in report.regressions if c.kind == "accuracy"]
     performance = [c for c in report.regressions if c.kind != "accuracy"]
     if performance:
@@ -223,9 +239,14 @@ def _markdown(report: CheckReport, site_url: str | None, details_url: str | None
             lines.append(f"- _… {len(report.failures) - len(shown)} more not shown: {more}_")
         lines.append("")
     counts = summary(report)
-    if report.improvements or report.acknowledged or counts["unchanged"] or counts["skipped"]:
+    if report.improvements or report.acknowledged or report.inconclusive or counts["unchanged"] or counts["skipped"]:
         lines += [f"<details><summary>{counts['improvements']} improvement(s), {counts['acknowledged']} acknowledged, "
-                  f"{counts['unchanged']} unchanged, {counts['skipped']} skipped</summary>", ""]
+                  + (f"{counts['inconclusive']} inconclusive, " if counts["inconclusive"] else "")
+                  + f"{counts['unchanged']} unchanged, "
+                  f"{counts['skipped']} skipped</summary>", ""]
+        if report.inconclusive:
+            lines += ["#### Inconclusive (the runs cannot tell these from run-to-run noise: never a FAIL)", "",
+                      *_markdown_table(report.inconclusive, machines, details_cap, more), ""]
         if report.improvements:
             lines += ["#### Improvements", "", *_markdown_table(report.improvements, machines, details_cap, more), ""]
         if report.acknowledged:
@@ -333,7 +354,7 @@ def report_from_json(text: str, source: str) -> CheckReport:
         fail("summary needs non-negative unchanged, skipped and series_checked counts")
     report = CheckReport(mode=data["mode"], base=base, head=head, unchanged=counts["unchanged"],
                          skipped=counts["skipped"], series_checked=counts["series_checked"])
-    for group in ("regressions", "improvements", "acknowledged"):
+    for group in ("regressions", "improvements", "acknowledged", "inconclusive"):
         entries = data.get(group, [])
         if not isinstance(entries, list):
             fail(f"{group} is not a list")
