@@ -12,6 +12,7 @@ from machmeter.errors import MachmeterError
 # verb -> module in machmeter.commands; each has add_arguments(parser) and run(args) -> exit status
 VERBS = {
     "machine": "Write this machine's GPU fingerprint into asv's machine file",
+    "run-pr": "Measure a pull request's base and head several times, alternated, confirm flagged regressions, print the verdict",
     "check": "Flag slowdowns, memory growth and accuracy drops (exit status 1 when there are regressions)",
     "comment": "Post the check of a pull request as one comment on it, edited on every run",
     "site": "Build the site of the whole benchmark history (static files for GitHub Pages)",
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"machmeter {__version__}")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb, summary in VERBS.items():
-        module = importlib.import_module(f"machmeter.commands.{verb}")
+        module = importlib.import_module(f"machmeter.commands.{verb.replace('-', '_')}")
         sub = subparsers.add_parser(verb, help=summary, description=summary)
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)

@@ -281,13 +281,25 @@ def run_archive_path(result_path: str) -> str:
     return (result_path[:-len(".json")] if result_path.endswith(".json") else result_path) + RUN_ARCHIVE_SUFFIX
 
 
-def archive_run(result_path: str) -> int:
-    """Append the run asv just wrote to ``result_path`` to its run archive; the archive's run count."""
+def archive_run(result_path: str, since_ms: int | None = None) -> int:
+    """Append the run asv just wrote to ``result_path`` to its run archive; the archive's run count.
+
+    ``since_ms``: keep only the benchmarks this run measured (asv's ``started_at`` at or after it): an
+    ``asv run --bench`` of a few benchmarks leaves the others' older values in the file, and archiving
+    those again would count one run twice."""
     from machmeter.fileio import write_text_atomic
 
     data = _read_json(result_path)
-    if not isinstance(data, dict):
-        raise ResultsError(result_path, "expected a JSON object")
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        raise ResultsError(result_path, "expected an asv result object")
+    if since_ms is not None:
+        columns = data.get("result_columns") or []
+        at = columns.index("started_at") if "started_at" in columns else None
+        data["results"] = {name: row for name, row in data["results"].items()
+                           if at is not None and isinstance(row, list) and len(row) > at
+                           and isinstance(row[at], (int, float)) and row[at] >= since_ms}
+        if not data["results"]:
+            return 0
     archive = run_archive_path(result_path)
     lines = []
     if os.path.exists(archive):

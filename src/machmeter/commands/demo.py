@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 
 from machmeter.errors import MachmeterError
 
@@ -33,38 +31,6 @@ def last_commits(repo_path: str, count: int) -> list[str]:
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, git.GitCommandError) as error:
         raise MachmeterError(f"{repo_path}: not a git repository with commits ({error.__class__.__name__})") from None
     return commits[::-1]
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def run_asv(project, commits: list[str], machine: str, bench: list[str], quick: bool) -> int:
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as hashes:
-        hashes.write("\n".join(commits) + "\n")
-    command = [sys.executable, "-m", "asv", "run", "--config", project.config_path, "--machine", machine,
-               "--show-stderr", "--record-samples", f"HASHFILE:{hashes.name}"]
-    environment = dict(os.environ)
-    if not _cuda_available():
-        # asv runs each benchmark and parameter combination in its own process; without any CUDA
-        # device nothing can be initialised before a fork, and a forkserver saves a Python start-up
-        # and the suite's imports for each of those hundreds of processes.
-        command += ["--launch-method", "forkserver"]
-        # One torch thread per benchmark process: on a small shared CPU host, OpenMP threads that spin
-        # on a core someone else holds made whole suites 10-15x slower for a run (false regressions).
-        environment.setdefault("OMP_NUM_THREADS", "1")
-    for pattern in bench:
-        command += ["--bench", pattern]
-    if quick:
-        command.append("--quick")
-    threads = f"OMP_NUM_THREADS={environment['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in environment else ""
-    print("$ " + threads + " ".join(command), flush=True)
-    try:
-        return subprocess.call(command, cwd=project.root, env=environment)
-    finally:
-        os.unlink(hashes.name)
 
 
 def verdict_of_last_commit(project, commits: list[str], machine: str) -> str:
@@ -94,6 +60,7 @@ def add_sample_history(project, sample_dir: str) -> list[str]:
 
 
 def run(args) -> int:
+    from machmeter.asv_run import run_asv
     from machmeter.commands.machine import update_machine_file
     from machmeter.project import load_project
     from machmeter.report.measured import measured_table

@@ -1,0 +1,127 @@
+"""A pull request measured the way its verdict needs: base and head run several times, alternated, each
+run kept apart, and the flagged benchmarks measured again before the verdict is final.
+
+Why: the verdict rests on how runs of the same code differ (:mod:`machmeter.detect.runs`), and one run a
+side cannot show that. Runs alternate (base, head, head, base, ...) so that a machine drifting over the
+job (clocks warming, another tenant arriving) weighs on both sides alike. After every ``asv run`` the
+result file asv wrote is copied into the commit's run archive (:func:`machmeter.results.archive_run`),
+keeping only the benchmarks that this ``asv run`` measured; asv's own file stays what asv wrote, so
+``asv compare`` and ``asv publish`` keep working.
+
+Confirmation: a regression found in the first rounds is measured again (only those benchmarks, base and
+head alternated, ``confirm_rounds`` more rounds) and the comparison is made once more on all runs; only
+what survives fails the job. Its cost is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+
+from machmeter.errors import MachmeterError
+
+
+@dataclass
+class RoundLog:
+    commit: str
+    round: int
+    seconds: float
+    status: int
+    benchmarks: list[str] | None  # None: the whole selection
+
+
+@dataclass
+class PullRequestRuns:
+    base: str
+    head: str
+    rounds: list[RoundLog] = field(default_factory=list)
+    confirmed: list[str] = field(default_factory=list)  # benchmarks measured again
+
+    def seconds(self, confirmation: bool) -> float:
+        return sum(r.seconds for r in self.rounds if (r.benchmarks is not None) == confirmation)
+
+    def cost(self) -> str:
+        first = sum(r.benchmarks is None for r in self.rounds)
+        line = f"{first} asv runs in {self.seconds(False):.0f} s"
+        if self.confirmed:
+            again = len(self.rounds) - first
+            line += (f"; confirmation of {len(self.confirmed)} flagged benchmark(s): {again} asv runs in "
+                     f"{self.seconds(True):.0f} s")
+        return line
+
+
+def full_hash(repo_path: str | None, revision: str) -> str:
+    import git
+
+    if revision.startswith("-"):
+        raise MachmeterError(f"revision {revision!r} looks like an option")
+    try:
+        return git.Repo(repo_path).commit(revision).hexsha
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise MachmeterError(f"{repo_path}: not a git repository") from None
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise MachmeterError(f"{repo_path}: unknown revision {revision!r}") from None
+
+
+def result_files(results_dir: str, machine: str, commit: str) -> list[str]:
+    folder = os.path.join(results_dir, machine)
+    if not os.path.isdir(folder):
+        return []
+    return [os.path.join(folder, name) for name in sorted(os.listdir(folder))
+            if name.endswith(".json") and name != "machine.json" and commit.startswith(name.split("-", 1)[0])]
+
+
+def measure_round(project, machine: str, commit: str, number: int, bench, quick: bool, extra, run_asv) -> RoundLog:
+    """One ``asv run`` of one commit, archived as one run."""
+    from machmeter.results import archive_run, run_archive_path
+
+    for path in result_files(project.results_dir, machine, commit):
+        # a run recorded before this job (a nightly): keep it as a run rather than let asv overwrite it
+        if not os.path.exists(run_archive_path(path)):
+            archive_run(path)
+    started = time.time()
+    status = run_asv(project, [commit], machine, bench, quick, extra, stream=sys.stderr)
+    seconds = time.time() - started
+    for path in result_files(project.results_dir, machine, commit):
+        archive_run(path, since_ms=int(started * 1000) - 1)
+    return RoundLog(commit, number, seconds, status, None)
+
+
+def _alternated(base: str, head: str, rounds: int) -> list[tuple[int, str]]:
+    order = []
+    for number in range(1, rounds + 1):
+        pair = (base, head) if number % 2 else (head, base)
+        order += [(number, commit) for commit in pair]
+    return order
+
+
+def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 3, confirm_rounds: int = 2,
+                     bench=(), quick: bool = False, extra=(), run_asv=None, config=None):
+    """Measure base and head ``rounds`` times each, alternated, compare them, confirm the regressions;
+    (the final CheckReport, the PullRequestRuns log)."""
+    from machmeter.comparison import compare_revisions
+
+    if run_asv is None:
+        from machmeter.asv_run import run_asv
+    if rounds < 1 or confirm_rounds < 0:
+        raise MachmeterError("--rounds must be at least 1 and --confirm-rounds at least 0")
+    base, head = full_hash(project.repo, base), full_hash(project.repo, head)
+    if base == head:
+        raise MachmeterError(f"base and head are the same commit ({base[:8]})")
+    log = PullRequestRuns(base, head)
+    for number, commit in _alternated(base, head, rounds):
+        log.rounds.append(measure_round(project, machine, commit, number, bench, quick, extra, run_asv))
+    report = compare_revisions(project, base, head, machine, config)
+    flagged = sorted({change.benchmark for change in report.regressions})
+    if flagged and confirm_rounds:
+        log.confirmed = flagged
+        only = [f"^{re.escape(name)}$" for name in flagged]
+        for number, commit in _alternated(head, base, confirm_rounds):  # the head first: it ran last
+            entry = measure_round(project, machine, commit, rounds + number, only, quick, extra, run_asv)
+            entry.benchmarks = flagged
+            log.rounds.append(entry)
+        report = compare_revisions(project, base, head, machine, config)
+    return report, log
