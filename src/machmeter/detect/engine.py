@@ -8,9 +8,10 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
-from machmeter.detect.compare import DEFAULT_THRESHOLDS, Observation, compare, policy_for
+from machmeter.detect.compare import Observation, compare, policy_for
 from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noise
-from machmeter.series import Series, SeriesKey, is_measured, series_label
+from machmeter.kinds import BY_TOLERANCE, KINDS, beyond_tolerance, worse
+from machmeter.series import Series, SeriesKey, is_measured, meaning_warnings, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
 
 REGRESSION, IMPROVEMENT = "regression", "improvement"
@@ -99,7 +100,7 @@ def _threshold(series: Series, config: MachmeterConfig, default: float | None = 
         return meaning.threshold
     if meaning.kind in config.thresholds:
         return config.thresholds[meaning.kind]
-    return default if default is not None else DEFAULT_THRESHOLDS.get(meaning.kind, 0.05)
+    return default if default is not None else KINDS[meaning.kind].threshold
 
 
 def series_policy(series: Series, config: MachmeterConfig):
@@ -116,9 +117,9 @@ def _observation(point) -> Observation | None:
     return Observation(value=point.value, samples=point.samples, ci_99=ci)
 
 
-# kinds whose values move between runs of the same code: measured on a clock or a meter, and the
-# errors of reduced-precision students on a GPU (deterministic accuracy series get a floor of zero)
-NOISY_KINDS = ("time", "throughput", "memory", "energy", "accuracy")
+def is_noisy(series: Series) -> bool:
+    """Whether the series' values move between runs of the same code (its kind says: machmeter.kinds)."""
+    return KINDS[series.meaning.kind].noisy
 
 
 def run_to_run_noises(history: list[Series]) -> dict[SeriesKey, RunToRunNoise]:
@@ -126,7 +127,7 @@ def run_to_run_noises(history: list[Series]) -> dict[SeriesKey, RunToRunNoise]:
     branch on the same machines, without the two being compared)."""
     noises = {}
     for series in history:
-        if series.meaning.kind not in NOISY_KINDS:
+        if not is_noisy(series):
             continue
         noise = run_to_run_noise(series.values)
         if noise is not None:
@@ -141,7 +142,7 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
     """Compare every series at two commits (full hashes), as a pull request needs; ``noises`` (from
     :func:`run_to_run_noises`) raise each series' threshold to its run-to-run noise floor, and the
     report warns of the series without one (``no_noise_because`` says why they have none)."""
-    report = CheckReport(mode="revisions", base=base, head=head)
+    report = CheckReport(mode="revisions", base=base, head=head, warnings=meaning_warnings(series_list))
     noises = noises or {}
     no_noise_because = no_noise_because or f"fewer than {MIN_NOISE_RUNS} earlier runs on their machine"
     without_noise = noisy = 0
@@ -153,7 +154,7 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
         report.series_checked += 1
         policy = series_policy(series, config)
         # only a comparison of two measured values can want a noise estimate (not a skip or a failure)
-        if series.meaning.kind in NOISY_KINDS and all(p is not None and is_measured(p.value) for p in (before, after)):
+        if is_noisy(series) and all(p is not None and is_measured(p.value) for p in (before, after)):
             noisy += 1
             noise = noises.get(series.key)
             if noise is None:
@@ -205,7 +206,7 @@ def history_change_points(series_list: list[Series], config: MachmeterConfig) ->
 
     jobs = [(index, series.values, _threshold(series, config, HISTORY_DEFAULT_FLOOR))
             for index, series in enumerate(series_list)
-            if series.meaning.kind != "state" and any(is_measured(v) for v in series.values)]
+            if KINDS[series.meaning.kind].judged_by is not None and any(is_measured(v) for v in series.values)]
     found = forked_map(lambda job: find_change_points(job[1], min_relative_change=job[2]), jobs, min_items=64)
     points: list[list | None] = [None] * len(series_list)
     for (index, _, _), series_points in zip(jobs, found):
@@ -225,15 +226,16 @@ def _add_history_changes(report: CheckReport, series: Series, points: list | Non
         return
     commits = series.commits
     for point in points:
-        worse = point.after < point.before if meaning.higher_is_better else point.after > point.before
-        if meaning.kind == "accuracy" and not _beyond_tolerance(point.before, point.after, meaning):
+        if (KINDS[meaning.kind].judged_by == BY_TOLERANCE
+                and not beyond_tolerance(point.before, point.after, meaning.tolerance_abs, meaning.tolerance_rel)):
             continue
         report.add(Change(
             benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
             env_name=series.key.env_name, commit=commits[point.index],
             commit_range=(commits[point.previous_index], commits[point.index]),
             before=point.before, after=point.after, change=point.relative_change,
-            direction=REGRESSION if worse else IMPROVEMENT, kind=meaning.kind, unit=meaning.unit,
+            direction=REGRESSION if worse(point.before, point.after, meaning.higher_is_better) else IMPROVEMENT,
+            kind=meaning.kind, unit=meaning.unit,
             higher_is_better=meaning.higher_is_better, confidence=point.confidence, method="change-point",
         ), acknowledgements)
 
@@ -250,12 +252,3 @@ def history_reports(series_list: list[Series], config: MachmeterConfig,
         reports.append(report)
     return reports
 
-
-def _beyond_tolerance(before: float, after: float, meaning) -> bool:
-    """Accuracy levels differ by more than the declared tolerance (any tolerance given must be exceeded)."""
-    difference = abs(after - before)
-    if meaning.tolerance_abs is not None and difference <= meaning.tolerance_abs:
-        return False
-    if meaning.tolerance_rel is not None and difference <= meaning.tolerance_rel * abs(before):
-        return False
-    return True
