@@ -3,9 +3,8 @@ import math
 import numpy as np
 import pytest
 
+from machmeter.kinds import KINDS
 from machmeter.detect.compare import (
-    DEFAULT_ACCURACY_TOLERANCE_REL,
-    DEFAULT_THRESHOLDS,
     Comparison,
     Observation,
     Policy,
@@ -175,7 +174,7 @@ def test_accuracy_ignores_timing_noise_statistics():
 
 def test_accuracy_default_tolerance_and_lower_is_better():
     policy = policy_for("accuracy", False)  # an error: lower is better
-    assert policy.tolerance_rel == DEFAULT_ACCURACY_TOLERANCE_REL
+    assert policy.tolerance_rel == KINDS["accuracy"].tolerance_rel == 0.01
     assert compare(single(1.0), single(1.02), policy).verdict == "regression"
     assert compare(single(1.0), single(1.005), policy).verdict == "unchanged"
     bare = Policy(higher_is_better=False, kind="accuracy", threshold=0.0)  # no tolerance at all
@@ -243,6 +242,9 @@ def test_state_never_regresses():
         c = compare(noisy(1980.0, 0.001, 20, 7), noisy(1200.0, 0.001, 20, 8), policy)
         assert c.verdict == "unchanged" and not c.significant
         assert "never" in c.reason
+
+
+DEFAULT_THRESHOLDS = {name: kind.threshold for name, kind in KINDS.items()}
 
 
 def test_policy_for_defaults():

@@ -13,7 +13,7 @@ import pytest
 
 from machmeter.cli import main
 from machmeter.config import MachmeterConfig
-from machmeter.detect.engine import NOISY_KINDS, Change, check_history, series_policy
+from machmeter.detect.engine import Change, check_history, is_noisy, series_policy
 from machmeter.detect.noise import run_to_run_noise
 from machmeter.errors import MachmeterError
 from machmeter.project import load_project
@@ -122,12 +122,15 @@ def test_compare_thresholds_are_the_checks_or_the_series_noise_floor(synthetic):
     data = prepare_site(project.project, history, config, [], {}, project.show_commit_url)
     raised = 0
     for entry in data.series:
-        # accuracy is judged by tolerances: its page threshold is the noise floor alone
-        policy_threshold = 0.0 if entry.meaning.kind == "accuracy" else series_policy(entry.series, config).threshold
-        noise = run_to_run_noise(entry.history.values) if entry.meaning.kind in NOISY_KINDS else None
-        expected = policy_threshold if noise is None else max(policy_threshold, noise.floor)
-        assert entry.threshold == pytest.approx(expected)
-        raised += entry.threshold > policy_threshold
+        check = series_policy(entry.series, config)
+        noise = run_to_run_noise(entry.history.values) if is_noisy(entry.series) else None
+        assert entry.policy.threshold == check.threshold and entry.policy.higher_is_better == check.higher_is_better
+        assert (entry.policy.tolerance_abs, entry.policy.tolerance_rel) == (check.tolerance_abs, check.tolerance_rel)
+        if noise is None:
+            assert entry.policy.noise is None
+        else:
+            assert entry.policy.noise.floor == pytest.approx(noise.floor)
+            raised += noise.floor > check.threshold
     assert raised > 0  # the synthetic timings are noisier than 5 % / 4.3 for some series
 
 

@@ -29,6 +29,7 @@ import os
 from dataclasses import dataclass, field
 
 from machmeter.errors import MachmeterError
+from machmeter.kinds import KIND_NAMES, KINDS
 
 try:
     import tomllib
@@ -87,6 +88,9 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
     thresholds = table.get("thresholds", {})
     if not isinstance(thresholds, dict) or not all(isinstance(v, (int, float)) and v >= 0 for v in thresholds.values()):
         fail("thresholds must map kinds to non-negative numbers")
+    for kind in thresholds:
+        if kind not in KINDS:
+            fail(f"thresholds: unknown kind {kind!r} (kinds: {', '.join(KIND_NAMES)})")
     overrides = []
     for index, entry in enumerate(table.get("benchmarks", [])):
         if not isinstance(entry, dict) or not isinstance(entry.get("pattern"), str):
@@ -94,6 +98,8 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
         extra = set(entry) - _OVERRIDE_FIELDS - {"pattern"}
         if extra:
             fail(f"benchmarks[{index}]: unknown field(s) {', '.join(sorted(extra))}")
+        if "kind" in entry and not (isinstance(entry["kind"], str) and entry["kind"] in KINDS):
+            fail(f"benchmarks[{index}]: unknown kind {entry['kind']!r} (kinds: {', '.join(KIND_NAMES)})")
         overrides.append(BenchmarkOverride(**entry))
     ignore = table.get("ignore", [])
     if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):

@@ -15,12 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from machmeter.config import MachmeterConfig
+from machmeter.kinds import declared_kind, default_higher_is_better, kind_for_unit
 from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet, ResultsFolder, read_result_file
 
-_THROUGHPUT_UNIT_MARKERS = ("/s", "/day", "per second", "per_second", "throughput", "flop")
-_TIME_UNITS = {"s", "sec", "seconds", "ms", "us", "µs", "ns", "milliseconds", "microseconds"}
-_MEMORY_UNITS = {"bytes", "b", "kib", "mib", "gib", "kb", "mb", "gb"}
-_ENERGY_UNITS = {"j", "joules", "kj", "wh", "w", "watts"}
 
 
 def series_label(benchmark: str, params: dict[str, str]) -> str:
@@ -55,6 +52,7 @@ class Meaning:
     threshold: float | None = None
     tolerance_abs: float | None = None
     tolerance_rel: float | None = None
+    warning: str | None = None  # why the kind judged is not the one stored (kinds.declared_kind)
 
 
 @dataclass
@@ -80,23 +78,15 @@ def default_meaning(info: BenchmarkInfo | None) -> tuple[str, bool, str]:
     if info.type in ("memory", "peakmemory"):
         return info.unit, False, "memory"
     unit = info.unit or "unit"
-    lowered = unit.lower()
-    if any(marker in lowered for marker in _THROUGHPUT_UNIT_MARKERS):
-        return unit, True, "throughput"
-    if lowered in _TIME_UNITS:
-        return unit, False, "time"
-    if lowered in _MEMORY_UNITS:
-        return unit, False, "memory"
-    if lowered in _ENERGY_UNITS:
-        return unit, False, "energy"
-    return unit, False, "count"
+    kind = kind_for_unit(unit)
+    return unit, default_higher_is_better(kind), kind
 
 
 def resolve_meaning(benchmark: str, info: BenchmarkInfo | None, config: MachmeterConfig) -> Meaning:
     """Declared attributes first, then the project's config patterns, then the default by type and unit."""
     unit, higher, kind = default_meaning(info)
     source = "default"
-    threshold = tolerance_abs = tolerance_rel = None
+    threshold = tolerance_abs = tolerance_rel = warning = None
     override = config.override_for(benchmark)
     if override is not None:
         unit = override.unit or unit
@@ -108,12 +98,18 @@ def resolve_meaning(benchmark: str, info: BenchmarkInfo | None, config: Machmete
         declared = info.attributes
         if info.higher_is_better is not None:
             higher, source = info.higher_is_better, "declared"
-        kind = info.metric_kind or kind
+        stored_kind, warning = declared_kind(info.metric_kind, benchmark)
+        kind = stored_kind or kind
         # the project's config may tighten or loosen declared tolerances: it is the later word
         threshold = threshold if threshold is not None else declared.get("regression_threshold")
         tolerance_abs = tolerance_abs if tolerance_abs is not None else declared.get("tolerance_abs")
         tolerance_rel = tolerance_rel if tolerance_rel is not None else declared.get("tolerance_rel")
-    return Meaning(unit, higher, kind, source, threshold, tolerance_abs, tolerance_rel)
+    return Meaning(unit, higher, kind, source, threshold, tolerance_abs, tolerance_rel, warning)
+
+
+def meaning_warnings(series_list: list[Series]) -> list[str]:
+    """The warnings of the series' meanings (a stored kind that is not known), once each."""
+    return list(dict.fromkeys(s.meaning.warning for s in series_list if s.meaning.warning is not None))
 
 
 def git_commit_order(repo_path: str | None, branches) -> list[str] | None:
@@ -365,7 +361,8 @@ def read_history(results_dir: str, git_order: list[str] | None, config: Machmete
                                                    for _, n, i in merged])
                                        for band in ("ci_99_low", "ci_99_high", "q_25", "q_75")))
         series.append(item)
-    return History(_sorted(series), folder.benchmarks, folder.machines, folder.warnings,
+    series = _sorted(series)
+    return History(series, folder.benchmarks, folder.machines, folder.warnings + meaning_warnings(series),
                    order, {c: dates[c] for c in order}, branch_length)
 
 

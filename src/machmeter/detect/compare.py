@@ -86,36 +86,8 @@ from typing import Sequence
 import numpy as np
 
 from machmeter.detect.noise import RunToRunNoise
-
-KINDS = ("time", "memory", "throughput", "accuracy", "energy", "count", "state")
-
-# Minimum relative change (0.05 = 5 %) that counts, per kind, when the benchmark does not declare
-# a ``regression_threshold``:
-#   time        0.05  GPU kernel timings drift a few percent with clocks and temperature.
-#   throughput  0.05  the reciprocal of a time: the same noise.
-#   memory      0.02  allocator peaks are nearly deterministic; 2 % allows for allocator rounding
-#                     and NVML-sampled device memory.
-#   energy      0.05  NVML's energy counter is about as repeatable as the time it integrates.
-#   count       0.0   counts (kernel launches, recompilations, graph breaks) are exact: any
-#                     significant change counts.
-#   accuracy    0.0   not used: accuracy is judged by tolerances (DEFAULT_ACCURACY_TOLERANCE_REL).
-#   state       inf   never: machine state (clocks, temperature) is shown, never judged.
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "time": 0.05,
-    "throughput": 0.05,
-    "memory": 0.02,
-    "energy": 0.05,
-    "count": 0.0,
-    "accuracy": 0.0,
-    "state": math.inf,
-}
-
-# Accuracy metrics without a declared tolerance: a 1 % change relative to the base value counts.
-DEFAULT_ACCURACY_TOLERANCE_REL = 0.01
-
-# Direction a kind implies when the caller passes ``higher_is_better=None`` (as suites.declare does;
-# accuracy has no natural direction, asv's own default is "lower is better").
-_DEFAULT_HIGHER_IS_BETTER = {"throughput": True}
+from machmeter.kinds import (BY_TOLERANCE, FALLBACK_KIND, KIND_NAMES, KINDS, beyond_tolerance,
+                             default_higher_is_better, kind_of, relative_change, worse)
 
 MIN_SAMPLES_RANK_TEST = 5
 MIN_SAMPLES_BOOTSTRAP = 2
@@ -137,7 +109,7 @@ class Policy:
     """How to judge one metric. Build it with :func:`policy_for` to get the documented defaults."""
 
     higher_is_better: bool
-    kind: str  # one of KINDS
+    kind: str  # one of machmeter.kinds.KIND_NAMES
     threshold: float  # minimum relative change that counts (e.g. 0.05); not used for accuracy/state
     tolerance_abs: float | None = None  # accuracy: acceptable absolute change; other kinds: a floor
     tolerance_rel: float | None = None  # accuracy: acceptable change relative to |before|
@@ -145,8 +117,7 @@ class Policy:
     noise: RunToRunNoise | None = None  # the series' run-to-run noise, learnt from earlier runs
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+        kind_of(self.kind)  # a ValueError naming the known kinds
         if not self.threshold >= 0:  # also rejects NaN
             raise ValueError(f"threshold must be a non-negative number, got {self.threshold!r}")
         for name in ("tolerance_abs", "tolerance_rel"):
@@ -182,20 +153,20 @@ def policy_for(
 
     ``kind=None`` (a benchmark without a ``declare``) is judged as ``"time"``: asv's own assumption.
     ``higher_is_better=None`` takes the kind's natural direction (True for throughput, else False).
-    ``threshold=None`` takes :data:`DEFAULT_THRESHOLDS`. An accuracy metric without any tolerance
-    gets ``tolerance_rel=DEFAULT_ACCURACY_TOLERANCE_REL``. For the other kinds ``tolerance_abs`` is
-    an absolute floor (a smaller absolute change is never reported) and ``tolerance_rel`` is unused.
+    ``threshold=None`` takes the kind's threshold in :data:`machmeter.kinds.KINDS`. A kind judged by
+    tolerance (accuracy) without any tolerance gets the kind's default ``tolerance_rel``. For the
+    other kinds ``tolerance_abs`` is an absolute floor (a smaller absolute change is never reported)
+    and ``tolerance_rel`` is unused.
     """
     if kind is None:
-        kind = "time"
+        kind = FALLBACK_KIND
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS} or None, not {kind!r}")
+        raise ValueError(f"kind must be one of {KIND_NAMES} or None, not {kind!r}")
     if higher_is_better is None:
-        higher_is_better = _DEFAULT_HIGHER_IS_BETTER.get(kind, False)
+        higher_is_better = default_higher_is_better(kind)
     if threshold is None:
-        threshold = DEFAULT_THRESHOLDS[kind]
-    if kind == "accuracy" and tolerance_abs is None and tolerance_rel is None:
-        tolerance_rel = DEFAULT_ACCURACY_TOLERANCE_REL
+        threshold = KINDS[kind].threshold
+    tolerance_abs, tolerance_rel = tolerances_of(kind, tolerance_abs, tolerance_rel)
     return Policy(
         higher_is_better=bool(higher_is_better),
         kind=kind,
@@ -203,6 +174,14 @@ def policy_for(
         tolerance_abs=tolerance_abs,
         tolerance_rel=tolerance_rel,
     )
+
+
+def tolerances_of(kind: str, tolerance_abs: float | None, tolerance_rel: float | None):
+    """(tolerance_abs, tolerance_rel) judged for a metric of ``kind``: a kind judged by tolerance gets
+    its default relative tolerance when none is declared; the others keep what they were given."""
+    if kind_of(kind).judged_by == BY_TOLERANCE and tolerance_abs is None and tolerance_rel is None:
+        return tolerance_abs, KINDS[kind].tolerance_rel
+    return tolerance_abs, tolerance_rel
 
 
 def compare(before: Observation | None, after: Observation | None, policy: Policy) -> Comparison:
@@ -213,7 +192,7 @@ def compare(before: Observation | None, after: Observation | None, policy: Polic
 
     Accuracy: the change counts when ``|after - before|`` exceeds every tolerance given, i.e.
     ``max(tolerance_abs, tolerance_rel * |before|)`` (like ``math.isclose``); without any tolerance,
-    ``tolerance_rel = DEFAULT_ACCURACY_TOLERANCE_REL``. Samples are not used.
+    the kind's default ``tolerance_rel`` (:func:`tolerances_of`). Samples are not used.
     """
     lifecycle = _lifecycle(before, after)
     if lifecycle is not None:
@@ -222,23 +201,20 @@ def compare(before: Observation | None, after: Observation | None, policy: Polic
     b, a = float(before.value), float(after.value)
     diff = a - b
     ratio = a / b if b > 0 else None
-    if b != 0:
-        change = diff / abs(b)
-    else:
-        change = 0.0 if diff == 0 else math.copysign(math.inf, diff)
-    worse = diff > 0 if not policy.higher_is_better else diff < 0
-    direction = "regression" if worse else "improvement"
+    change = relative_change(b, a)
+    direction = "regression" if worse(b, a, policy.higher_is_better) else "improvement"
     size = _describe_change(b, a, change)
 
     def result(verdict: str, significant: bool, method: str, p_value: float | None, reason: str):
         return Comparison(b, a, ratio, change, verdict, significant, method, p_value, reason)
 
-    if policy.kind == "state":
+    judged_by = KINDS[policy.kind].judged_by
+    if judged_by is None:
         return result("unchanged", False, "threshold", None,
                       f"{size}; a run-state metric is shown, never judged a regression.")
 
-    if policy.kind == "accuracy":
-        return _compare_accuracy(b, a, diff, size, direction, policy, result)
+    if judged_by == BY_TOLERANCE:
+        return _compare_accuracy(b, a, size, direction, policy, result)
 
     if diff == 0:
         return result("unchanged", False, "threshold", None, "identical values at base and head.")
@@ -325,21 +301,19 @@ def _passes_threshold(diff: float, change: float, policy: Policy) -> tuple[bool,
     return diff != 0 and abs(change) >= policy.threshold, limit
 
 
-def _compare_accuracy(b, a, diff, size, direction, policy: Policy, result) -> Comparison:
-    tol_abs, tol_rel = policy.tolerance_abs, policy.tolerance_rel
-    if tol_abs is None and tol_rel is None:
-        tol_rel = DEFAULT_ACCURACY_TOLERANCE_REL
-    allowed = max(tol_abs or 0.0, (tol_rel or 0.0) * abs(b))
+def _compare_accuracy(b, a, size, direction, policy: Policy, result) -> Comparison:
+    tol_abs, tol_rel = tolerances_of(policy.kind, policy.tolerance_abs, policy.tolerance_rel)
+    beyond = beyond_tolerance(b, a, tol_abs, tol_rel)
     parts = []
     if tol_abs is not None:
         parts.append(f"{_fmt(tol_abs)} absolute")
     if tol_rel is not None:
         parts.append(f"{tol_rel:.2%} relative")
     tolerance = "tolerance " + " / ".join(parts)
-    if policy.noise is not None and policy.noise.floor * abs(b) > allowed:
+    if policy.noise is not None and policy.noise.floor * abs(b) > max(tol_abs or 0.0, (tol_rel or 0.0) * abs(b)):
         # a GPU student's error is not a constant: reductions in float16/TF32 land differently per run
-        allowed, tolerance = policy.noise.floor * abs(b), policy.noise.describe()
-    if abs(diff) > allowed:
+        beyond, tolerance = beyond_tolerance(b, a, None, policy.noise.floor), policy.noise.describe()
+    if beyond:
         return result(direction, True, "tolerance", None, f"{size}, beyond the {tolerance}.")
     return result("unchanged", False, "tolerance", None, f"{size}, within the {tolerance}.")
 

@@ -8,10 +8,11 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
-from machmeter.detect.compare import DEFAULT_THRESHOLDS, Observation, compare, policy_for
+from machmeter.detect.compare import Observation, compare, policy_for
 from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noise
 from machmeter.detect.runs import DEFAULT_CONFIDENCE, adjust_p_values, prior_floor, run_evidence
-from machmeter.series import Series, SeriesKey, is_measured, series_label
+from machmeter.kinds import BY_THRESHOLD, BY_TOLERANCE, KINDS, beyond_tolerance, worse
+from machmeter.series import Series, SeriesKey, is_measured, meaning_warnings, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
 
 REGRESSION, IMPROVEMENT = "regression", "improvement"
@@ -102,7 +103,7 @@ def _threshold(series: Series, config: MachmeterConfig, default: float | None = 
         return meaning.threshold
     if meaning.kind in config.thresholds:
         return config.thresholds[meaning.kind]
-    return default if default is not None else DEFAULT_THRESHOLDS.get(meaning.kind, 0.05)
+    return default if default is not None else KINDS[meaning.kind].threshold
 
 
 def series_policy(series: Series, config: MachmeterConfig):
@@ -119,9 +120,9 @@ def _observation(point) -> Observation | None:
     return Observation(value=point.value, samples=point.samples, ci_99=ci)
 
 
-# kinds whose values move between runs of the same code: measured on a clock or a meter, and the
-# errors of reduced-precision students on a GPU (deterministic accuracy series get a floor of zero)
-NOISY_KINDS = ("time", "throughput", "memory", "energy", "accuracy")
+def is_noisy(series: Series) -> bool:
+    """Whether the series' values move between runs of the same code (its kind says: machmeter.kinds)."""
+    return KINDS[series.meaning.kind].noisy
 
 
 def run_to_run_noises(history: list[Series]) -> dict[SeriesKey, RunToRunNoise]:
@@ -129,7 +130,7 @@ def run_to_run_noises(history: list[Series]) -> dict[SeriesKey, RunToRunNoise]:
     branch on the same machines, without the two being compared)."""
     noises = {}
     for series in history:
-        if series.meaning.kind not in NOISY_KINDS:
+        if not is_noisy(series):
             continue
         noise = run_to_run_noise(series.values)
         if noise is not None:
@@ -137,8 +138,11 @@ def run_to_run_noises(history: list[Series]) -> dict[SeriesKey, RunToRunNoise]:
     return noises
 
 
-# kinds judged on the runs' evidence; count (exact), accuracy (tolerances) and state keep compare()'s rules
-RUN_TESTED_KINDS = ("time", "throughput", "memory", "energy")
+def is_run_tested(series: Series) -> bool:
+    """Judged on the runs' evidence (a noisy kind judged by a threshold); counts (exact), accuracy
+    (tolerances) and run state keep compare()'s rules."""
+    kind = KINDS[series.meaning.kind]
+    return kind.noisy and kind.judged_by == BY_THRESHOLD
 
 
 def _run_values(point) -> list[float]:
@@ -174,7 +178,7 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
     comparison adjusted together, a change reported at the configured confidence and beyond the kind's
     threshold; without any estimate a change inside the kind's prior is inconclusive. Counts, accuracy and
     run-state series keep :func:`machmeter.detect.compare.compare`'s rules."""
-    report = CheckReport(mode="revisions", base=base, head=head)
+    report = CheckReport(mode="revisions", base=base, head=head, warnings=meaning_warnings(series_list))
     noises = noises or {}
     confidence = getattr(config, "confidence", DEFAULT_CONFIDENCE)
     no_noise_because = no_noise_because or f"fewer than {MIN_NOISE_RUNS} earlier runs on their machine"
@@ -187,9 +191,9 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
             continue
         report.series_checked += 1
         policy = series_policy(series, config)
-        noise = noises.get(series.key) if series.meaning.kind in NOISY_KINDS else None
+        noise = noises.get(series.key) if is_noisy(series) else None
         measured = all(p is not None and is_measured(p.value) for p in (before, after))
-        if measured and series.meaning.kind in RUN_TESTED_KINDS:
+        if measured and is_run_tested(series):
             before_runs, after_runs = _run_values(before), _run_values(after)
             if before_runs and after_runs:
                 evidence = run_evidence(before_runs, after_runs, series.meaning.kind, noise)
@@ -241,7 +245,7 @@ def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | 
             policy.tolerance_abs is not None and abs(difference) <= policy.tolerance_abs):
         report.unchanged += 1
         return
-    direction = REGRESSION if worse(difference, policy.higher_is_better) else IMPROVEMENT
+    direction = REGRESSION if worse(before, after, policy.higher_is_better) else IMPROVEMENT
     runs = f"{evidence.runs[0]} vs {evidence.runs[1]} runs"
     if evidence.method == "prior":
         floor = prior_floor(series.meaning.kind)
@@ -265,11 +269,6 @@ def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | 
                                                   f"{size}, not significant at {confidence:.0%} ({detail}); inconclusive"))
 
 
-def worse(difference: float, higher_is_better: bool) -> bool:
-    """Whether a nonzero difference (after - before) is for the worse."""
-    return difference < 0 if higher_is_better else difference > 0
-
-
 def check_history(series_list: list[Series], config: MachmeterConfig,
                   acknowledgements: list[Acknowledgement]) -> CheckReport:
     """Change points over every series' whole history, in both directions."""
@@ -288,7 +287,7 @@ def history_change_points(series_list: list[Series], config: MachmeterConfig) ->
 
     jobs = [(index, series.values, _threshold(series, config, HISTORY_DEFAULT_FLOOR))
             for index, series in enumerate(series_list)
-            if series.meaning.kind != "state" and any(is_measured(v) for v in series.values)]
+            if KINDS[series.meaning.kind].judged_by is not None and any(is_measured(v) for v in series.values)]
     found = forked_map(lambda job: find_change_points(job[1], min_relative_change=job[2]), jobs, min_items=64)
     points: list[list | None] = [None] * len(series_list)
     for (index, _, _), series_points in zip(jobs, found):
@@ -308,15 +307,16 @@ def _add_history_changes(report: CheckReport, series: Series, points: list | Non
         return
     commits = series.commits
     for point in points:
-        worse = point.after < point.before if meaning.higher_is_better else point.after > point.before
-        if meaning.kind == "accuracy" and not _beyond_tolerance(point.before, point.after, meaning):
+        if (KINDS[meaning.kind].judged_by == BY_TOLERANCE
+                and not beyond_tolerance(point.before, point.after, meaning.tolerance_abs, meaning.tolerance_rel)):
             continue
         report.add(Change(
             benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
             env_name=series.key.env_name, commit=commits[point.index],
             commit_range=(commits[point.previous_index], commits[point.index]),
             before=point.before, after=point.after, change=point.relative_change,
-            direction=REGRESSION if worse else IMPROVEMENT, kind=meaning.kind, unit=meaning.unit,
+            direction=REGRESSION if worse(point.before, point.after, meaning.higher_is_better) else IMPROVEMENT,
+            kind=meaning.kind, unit=meaning.unit,
             higher_is_better=meaning.higher_is_better, confidence=point.confidence, method="change-point",
         ), acknowledgements)
 
@@ -333,12 +333,3 @@ def history_reports(series_list: list[Series], config: MachmeterConfig,
         reports.append(report)
     return reports
 
-
-def _beyond_tolerance(before: float, after: float, meaning) -> bool:
-    """Accuracy levels differ by more than the declared tolerance (any tolerance given must be exceeded)."""
-    difference = abs(after - before)
-    if meaning.tolerance_abs is not None and difference <= meaning.tolerance_abs:
-        return False
-    if meaning.tolerance_rel is not None and difference <= meaning.tolerance_rel * abs(before):
-        return False
-    return True

@@ -7,7 +7,7 @@ Layout of the output (every file name is fixed or an id made by ``data.py``, nev
     index.html  regressions.html  machines.html  compare.html  feed.xml
     benchmarks/<benchmark id>.html            one page per benchmark (one template)
     data/commits.json                         hashes, dates, subjects, authors of every commit
-    data/series.json                          the series index (label, machine, unit, direction, threshold)
+    data/series.json                          the series index (label, machine, unit, the check's policy)
     data/series/<series id>.json              one chart's history: values, band, change points, flags
     data/spark/<n>.json                       sparklines of 100 overview rows
     data/rev/<hash prefix>.json               every series' value at the commits of that prefix (compare)
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from machmeter import __version__
 from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
-from machmeter.site.data import STATUSES, SiteData, SiteSeries, is_commit_hash
+from machmeter.site.data import STATUSES, SiteData, SiteSeries, compare_policy, is_commit_hash
 
 MARKER = ".machmeter-site"
 SPARK_CHUNK = 100
@@ -280,6 +280,7 @@ def _write_commits(data: SiteData, folder: str) -> int:
         "branch_length": commits.branch_length, "commit_url": data.commit_url,
         "rev_prefix": revision_prefix_length(len(commits.hashes)),
     })
+    policies = [compare_policy(s.policy) for s in data.series]
     _dump(os.path.join(folder, "data", "series.json"), {
         "id": [s.id for s in data.series],
         # series that differ only by asv's benchmark version (its code changed) are one group
@@ -291,11 +292,9 @@ def _write_commits(data: SiteData, folder: str) -> int:
         "env": [s.key.env_name for s in data.series],
         "unit": [s.meaning.unit for s in data.series],
         "kind": [s.meaning.kind for s in data.series],
-        "higher_is_better": [s.meaning.higher_is_better for s in data.series],
-        "threshold": [s.threshold if math.isfinite(s.threshold) else None for s in data.series],
         "e": data.exponents,  # a series' values are written as integers n: value = n * 10**e
-        "tolerance_abs": [s.tolerance_abs for s in data.series],
-        "tolerance_rel": [s.tolerance_rel for s in data.series],
+        # the check's policy of each series, one column per field: the compare page judges by it alone
+        **{name: [policy[name] for policy in policies] for name in (policies[0] if policies else ())},
     })
     return 2
 

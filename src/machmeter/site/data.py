@@ -14,12 +14,13 @@ import math
 from array import array
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
-from machmeter.detect.compare import policy_for
-from machmeter.detect.engine import NOISY_KINDS, IMPROVEMENT, REGRESSION, Change, history_reports, series_policy
+from machmeter.detect.compare import Policy
+from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, history_reports, is_noisy, series_policy
 from machmeter.detect.noise import run_to_run_noise
+from machmeter.kinds import KINDS, worse_by
 from machmeter.fingerprint import GPU_FIELDS, HOST_FIELDS
 from machmeter.report.units import format_value
 from machmeter.series import History, Series, is_measured, series_label
@@ -107,9 +108,7 @@ class SiteSeries:
     marks: list[ChangeMark] = field(default_factory=list)
     positions: array = field(default_factory=lambda: array("l"), repr=False)  # commit index of each commit
     current: bool = True              # the newest version of its benchmark, parameters, machine, environment
-    threshold: float = 0.05           # what the compare page flags (the check's threshold or noise floor)
-    tolerance_abs: float | None = None
-    tolerance_rel: float | None = None
+    policy: Policy | None = None      # the check's (series_policy), with the series' noise where it has one
 
     @property
     def key(self):
@@ -264,16 +263,6 @@ def collect_commits(history: History, info: dict[str, tuple[str, str, int]]) -> 
 # verdicts
 
 
-def _worse_by(level: float, reference: float, higher_is_better: bool) -> float:
-    """How much worse ``level`` is than ``reference``, relative (negative: better)."""
-    if reference == 0:
-        if level == reference:
-            return 0.0
-        return math.inf if (level < reference if higher_is_better else level > reference) else -math.inf
-    change = (level - reference) / abs(reference)
-    return -change if higher_is_better else change
-
-
 def mark_changes(changes: list[Change], position: dict[str, int], higher_is_better: bool) -> list[ChangeMark]:
     """The change points of one series in commit order, each regression marked open unless the level
     at the end of the history has come back at least half way to where it was before it."""
@@ -281,7 +270,7 @@ def mark_changes(changes: list[Change], position: dict[str, int], higher_is_bett
     marks = []
     final = ordered[-1].after if ordered else None
     for change in ordered:
-        still = _worse_by(final, change.before, higher_is_better) if change.direction == REGRESSION else 0.0
+        still = worse_by(change.before, final, higher_is_better) if change.direction == REGRESSION else 0.0
         marks.append(ChangeMark(change, position[change.commit], position[change.commit_range[0]],
                                 open=change.direction == REGRESSION and still >= abs(change.change) / 2))
     return marks
@@ -298,7 +287,7 @@ def series_status(marks: list[ChangeMark], higher_is_better: bool) -> str:
         return "acknowledged"
     if marks and marks[-1].change.direction == IMPROVEMENT:
         first, last = marks[0].change, marks[-1].change
-        if _worse_by(last.after, first.before, higher_is_better) <= -abs(last.change) / 2:
+        if worse_by(first.before, last.after, higher_is_better) <= -abs(last.change) / 2:
             return "improved"
     return "steady"
 
@@ -324,11 +313,18 @@ def _history_part(series: Series, position: dict[str, int], branch_length: int) 
                   stats=None if series.stats is None else series.stats[:cut])
 
 
-def _policy_of(series: Series, config: MachmeterConfig):
-    try:
-        return series_policy(series, config)  # the pull-request check's own thresholds
-    except ValueError:  # a kind the comparison does not know: judged as a time
-        return policy_for(None, series.meaning.higher_is_better)
+def compare_policy(policy: Policy) -> dict:
+    """What the compare page judges a series by, as data for its script (which re-derives nothing):
+    the rule of the kind (``machmeter.kinds``: "threshold", "tolerance", or None: never judged), the
+    direction, the check's threshold (None where infinite), its tolerances and the noise floor."""
+    return {
+        "judged_by": KINDS[policy.kind].judged_by,
+        "higher_is_better": policy.higher_is_better,
+        "threshold": policy.threshold if math.isfinite(policy.threshold) else None,
+        "tolerance_abs": policy.tolerance_abs,
+        "tolerance_rel": policy.tolerance_rel,
+        "noise_floor": policy.noise.floor if policy.noise is not None and math.isfinite(policy.noise.floor) else None,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -449,15 +445,13 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
                                  item.meaning.higher_is_better)
         status = series_status(marks, item.meaning.higher_is_better)
         latest, latest_at = _latest(branch.values) if branch is not None else (None, None)
-        policy = _policy_of(item, config)
-        # an accuracy series is judged by its tolerances; its "threshold" on the page is only the noise floor
-        threshold = 0.0 if item.meaning.kind == "accuracy" else policy.threshold
-        if branch is not None and item.meaning.kind in NOISY_KINDS:
+        policy = series_policy(item, config)
+        if branch is not None and is_noisy(item):
             # the check's noise floor, learnt from the newest runs of the branch (base and head may be
             # among them here: the page does not know them in advance)
             noise = run_to_run_noise(branch.values)
             if noise is not None:
-                threshold = max(threshold, noise.floor)
+                policy = replace(policy, noise=noise)
         entry = SiteSeries(
             id=sid, index=len(site_series), series=item, history=branch, benchmark_id=short_id(item.key.benchmark),
             label=series_label(item.key.benchmark, item.key.params_dict),
@@ -465,8 +459,7 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
             status=status, latest=latest,
             latest_at=None if latest_at is None else position[branch.commits[latest_at]],
             last_failed=branch is not None and bool(branch.values) and branch.values[-1] is None,
-            marks=marks, threshold=threshold, tolerance_abs=policy.tolerance_abs,
-            tolerance_rel=policy.tolerance_rel, positions=array("l", [position[c] for c in item.commits]),
+            marks=marks, policy=policy, positions=array("l", [position[c] for c in item.commits]),
         )
         site_series.append(entry)
     _mark_current(site_series)

@@ -9,21 +9,12 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
+from machmeter.kinds import KIND_NAMES, KINDS
+
 F = TypeVar("F", bound=Callable)
 
-# "state" describes the machine during a run (clocks, temperature): shown, never judged a regression.
-METRIC_KINDS = ("time", "memory", "throughput", "accuracy", "energy", "count", "state")
-
-# Direction that a kind implies when the author does not say; accuracy has none (an error shrinks,
-# a similarity grows), so it must be declared.
-_DEFAULT_HIGHER_IS_BETTER = {
-    "time": False,
-    "memory": False,
-    "energy": False,
-    "throughput": True,
-    "count": False,
-    "state": False,
-}
+# the kinds' names where suite authors look for them (machmeter.suites exports it); the table is kinds.py
+METRIC_KINDS = KIND_NAMES
 
 
 def declare(
@@ -37,17 +28,18 @@ def declare(
 ) -> Callable[[F], F]:
     """Attach machmeter's metric declaration to an asv benchmark function.
 
-    ``kind`` is one of :data:`METRIC_KINDS`. ``unit`` is shown wherever the number is (asv uses it for
+    ``kind`` is one of :data:`METRIC_KINDS` (:mod:`machmeter.kinds` says what each means). ``unit`` is shown wherever the number is (asv uses it for
     ``track_`` benchmarks; ``time_`` benchmarks are always seconds). ``regression_threshold`` is the
     relative change (0.05 = 5%) below which a performance change is not reported; ``tolerance_abs`` /
     ``tolerance_rel`` bound an accuracy metric's acceptable change instead of timing noise.
     """
-    if kind not in METRIC_KINDS:
-        raise ValueError(f"kind must be one of {METRIC_KINDS}, not {kind!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KIND_NAMES}, not {kind!r}")
     if higher_is_better is None:
-        if kind not in _DEFAULT_HIGHER_IS_BETTER:
+        # accuracy has no natural direction (an error shrinks, a similarity grows): it must be said
+        if KINDS[kind].higher_is_better is None:
             raise ValueError(f"kind {kind!r} has no default direction: pass higher_is_better")
-        higher_is_better = _DEFAULT_HIGHER_IS_BETTER[kind]
+        higher_is_better = KINDS[kind].higher_is_better
     for name, value in (
         ("regression_threshold", regression_threshold),
         ("tolerance_abs", tolerance_abs),

@@ -57,6 +57,8 @@
     return { commit: found[0], ...bucket[found[0]] };
   }
 
+  // the check's policy of the series, as data/series.json carries it (site/data.py compare_policy):
+  // nothing about kinds is decided here
   function verdict(i, series, before, after) {
     if (before === null || after === null) return { verdict: "only", change: null };
     const difference = after - before;
@@ -64,19 +66,27 @@
     const higher = series.higher_is_better[i];
     const worse = higher ? after < before : after > before;
     const better = higher ? after > before : after < before;
-    const threshold = series.threshold[i];
+    const rule = series.judged_by[i];
+    const floor = series.noise_floor[i] || 0;
     const absolute = series.tolerance_abs[i];
     const relative = series.tolerance_rel[i];
-    if (threshold === null || (!worse && !better)) return { verdict: "unchanged", change };
+    if (rule === null || (!worse && !better)) return { verdict: "unchanged", change };
     if (absolute !== null && Math.abs(difference) <= absolute) return { verdict: "unchanged", change };
-    if (series.kind[i] === "accuracy") {
+    if (rule === "tolerance") {
       if (relative !== null && Math.abs(difference) <= relative * Math.abs(before)) return { verdict: "unchanged", change };
       // a student's error that moves between runs: its run-to-run noise floor widens the tolerance
-      if (threshold > 0 && Math.abs(change) <= threshold) return { verdict: "unchanged", change };
-    } else if (Math.abs(change) < threshold) {
+      if (floor > 0 && Math.abs(change) <= floor) return { verdict: "unchanged", change };
+    } else if (Math.abs(change) < Math.max(series.threshold[i], floor)) {
       return { verdict: "unchanged", change };
     }
     return { verdict: worse ? "regression" : "improvement", change };
+  }
+
+  function limitText(i, series) {
+    const rule = series.judged_by[i];
+    if (rule === "tolerance") return "tolerance";
+    if (rule === null) return "never judged";
+    return `${(Math.max(series.threshold[i], series.noise_floor[i] || 0) * 100).toFixed(1)}%`;
   }
 
   function describe(rev, label, commitUrl) {
@@ -154,9 +164,7 @@
         tr.appendChild(MM.element("td", row.a === null ? "—" : MM.formatValue(row.a, series.unit[i]), "num"));
         tr.appendChild(MM.element("td", row.change === null ? "" : MM.percent(row.change), `num ${row.verdict}`));
         if (row.verdict === "changed") tr.lastChild.title = "the benchmark's code changed between the two commits";
-        const threshold = series.kind[i] === "accuracy" ? "tolerance" : series.threshold[i] === null ? "never judged"
-          : `${(series.threshold[i] * 100).toFixed(1)}%`;
-        tr.appendChild(MM.element("td", threshold, "num muted"));
+        tr.appendChild(MM.element("td", limitText(i, series), "num muted"));
         body.appendChild(tr);
       }
       table.tBodies[0].replaceChildren(body);
