@@ -164,7 +164,7 @@ def test_accuracy_of_each_dtype_and_attention_against_the_reference():
 def test_accuracy_catches_a_broken_attention_mask():
     class MaskIgnored(embeddings_esm.ESM2EncoderSmallBatch):
         def embed(self, model, module, inputs):
-            from machmeter.workloads.minilm import mean_pool
+            from machmeter.workloads.encoders import mean_pool
 
             encoded = esm_tokenizer()(inputs, padding=True, return_tensors="pt")
             with torch.inference_mode():  # padding attended to: the bug an attention kernel can bring

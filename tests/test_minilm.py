@@ -11,7 +11,7 @@ import torch
 
 from benchmarks import embeddings_minilm
 from machmeter.suites.embedding import embedding_reference
-from machmeter.workloads import minilm
+from machmeter.workloads import encoders, minilm
 
 needs_minilm = pytest.mark.skipif(minilm.unavailable_reason() is not None, reason=str(minilm.unavailable_reason()))
 
@@ -69,7 +69,7 @@ def test_reference_data_is_what_the_model_computes_now(fp32_model, reference):
 
 def test_mean_pool_ignores_padding():
     hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
-    pooled = minilm.mean_pool(hidden, torch.tensor([[1, 1, 0]]))
+    pooled = encoders.mean_pool(hidden, torch.tensor([[1, 1, 0]]))
     torch.testing.assert_close(pooled, torch.tensor([[2.0, 3.0]]))
 
 

@@ -15,7 +15,8 @@ import pytest
 from machmeter.errors import MachmeterError
 from machmeter.suites.students import TeacherStudentSuite, predict, prediction_errors
 from machmeter.workloads import mlff
-from machmeter.workloads.mlff import load_force_reference, require_sevennet, sevennet_calculator, sevennet_unavailable
+from machmeter.suites.reference import load_force_reference
+from machmeter.workloads.mlff import require_sevennet, sevennet_calculator, sevennet_unavailable
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

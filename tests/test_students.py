@@ -24,7 +24,7 @@ from machmeter.suites.students import (
     within,
 )
 from machmeter.workloads.lj import TorchLennardJones
-from machmeter.workloads.mlff import load_force_reference
+from machmeter.suites.reference import load_force_reference
 from machmeter.workloads.systems import ARGON_LJ, lj_argon
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

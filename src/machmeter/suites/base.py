@@ -65,20 +65,6 @@ def resolved_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_reference(name: str, how_to_make: str) -> dict:
-    """Reference data ``machmeter/data/reference/<name>.json`` of the installed package: asv runs the
-    benchmarks against the installed commit, so the data travels with the code it checks. Missing
-    data is an asv skip that says how to write it."""
-    import importlib.resources
-    import json
-
-    resource = importlib.resources.files("machmeter").joinpath(f"data/reference/{name}.json")
-    try:
-        return json.loads(resource.read_text("utf-8"))
-    except FileNotFoundError:
-        raise NotImplementedError(f"no reference data {name}.json in machmeter/data/reference ({how_to_make})") from None
-
-
 def torch_dtype(name: str):
     import torch
 

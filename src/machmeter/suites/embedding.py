@@ -19,12 +19,12 @@ from machmeter.suites.base import (
     MeasuredSuite,
     build_before_timing,
     device_index,
-    load_reference,
     require_device,
     resolved_device,
     torch_dtype,
 )
 from machmeter.suites.declare import declare
+from machmeter.suites.reference import load_reference
 
 
 def parse_shape(shape: str) -> tuple[int, int]:

@@ -197,7 +197,7 @@ class TeacherStudentSuite(MeasuredSuite):
 
     # -- the one measurement pass -----------------------------------------------------------------
     def _reference_data(self):
-        from machmeter.workloads.mlff import load_force_reference
+        from machmeter.suites.reference import load_force_reference
 
         if getattr(self, "_reference_cache", None) is None:
             self._reference_cache = load_force_reference(self.reference)

@@ -59,6 +59,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from machmeter.workloads.encoders import encoder_flops_per_token, encoder_layer_parameters, mean_pooled_output
+
 __all__ = [
     "AMINO_ACIDS",
     "ESM2_LAYOUTS",
@@ -67,8 +69,6 @@ __all__ = [
     "build_esm_model",
     "count_parameters",
     "embed_proteins",
-    "encoder_flops_per_token",
-    "encoder_layer_parameters",
     "esm_config",
     "esm_tokenizer",
     "forward_flops",
@@ -108,18 +108,6 @@ _COMMON_CONFIG = dict(
     attention_probs_dropout_prob=0.0,
     initializer_range=0.02,
 )
-
-
-def encoder_layer_parameters(hidden_size: int, intermediate_size: int) -> int:
-    """Parameters of one BERT-style encoder layer: Q, K, V, O projections with biases, two
-    LayerNorms, and the two FFN projections with biases (ESM-2 and BERT/MiniLM alike)."""
-    h, i = hidden_size, intermediate_size
-    return 4 * (h * h + h) + 4 * h + (h * i + i) + (i * h + h)
-
-
-def encoder_flops_per_token(non_embedding_parameters: int, num_layers: int, hidden_size: int, seq_len: int) -> int:
-    """Forward FLOPs per token of a transformer encoder: ``2 N + 4 L seq_len hidden`` (module docstring)."""
-    return 2 * non_embedding_parameters + 4 * num_layers * seq_len * hidden_size
 
 
 @dataclass(frozen=True)
@@ -427,8 +415,6 @@ def embed_proteins(model, tokenizer, sequences: list[str]) -> torch.Tensor:
     (a broken mask in an attention kernel shows in the shorter proteins' embeddings); the last hidden
     state is mean-pooled over the mask, special tokens included, as sentence embedders pool.
     """
-    from machmeter.workloads.minilm import mean_pooled_output
-
     return mean_pooled_output(model, tokenizer(sequences, padding=True, return_tensors="pt"))
 
 

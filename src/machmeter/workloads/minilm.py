@@ -19,14 +19,14 @@ from pathlib import Path
 
 import torch
 
+from machmeter.workloads.encoders import encoder_flops_per_token, encoder_layer_parameters, mean_pool, mean_pooled_output
+
 __all__ = [
     "MINILM_PACKAGE",
     "MINILM_DISTRIBUTION",
     "MiniLMUnavailable",
     "embed_sentences",
     "load_minilm",
-    "mean_pool",
-    "mean_pooled_output",
     "minilm_config",
     "minilm_forward_flops",
     "minilm_model_dir",
@@ -103,23 +103,6 @@ def load_minilm(device: str | torch.device = "cpu", dtype: torch.dtype = torch.f
     return model, minilm_tokenizer()
 
 
-def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Mean of the token embeddings over the attention mask, in their own dtype, as
-    sentence-transformers' ``Pooling(pooling_mode_mean_tokens=True)`` computes it."""
-    mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)
-    summed = (last_hidden_state * mask).sum(dim=1)
-    counts = torch.clamp(mask.sum(dim=1), min=1e-9)
-    return summed / counts
-
-
-@torch.inference_mode()
-def mean_pooled_output(model, encoded: dict) -> torch.Tensor:
-    """The model's last hidden state for a tokenised batch, mean-pooled over its attention mask."""
-    device = next(model.parameters()).device
-    encoded = {name: tensor.to(device) for name, tensor in encoded.items()}
-    return mean_pool(model(**encoded).last_hidden_state, encoded["attention_mask"])
-
-
 @torch.inference_mode()
 def embed_sentences(model, tokenizer, sentences: list[str], normalize: bool = True) -> torch.Tensor:
     """Sentence embeddings ``(len(sentences), 384)`` in the model's dtype, on its device: tokenised
@@ -169,8 +152,6 @@ def minilm_forward_flops(config, batch_size: int, seq_len: int) -> int:
     """Forward FLOPs of one ``(batch_size, seq_len)`` pass, counted as for ESM-2
     (:mod:`machmeter.workloads.esm`): ``2 N`` per token for the encoder layers' weights plus the
     attention score and value products; embeddings, the pooler and normalisation are not counted."""
-    from machmeter.workloads.esm import encoder_flops_per_token, encoder_layer_parameters
-
     layers, hidden = config.num_hidden_layers, config.hidden_size
     non_embedding = layers * encoder_layer_parameters(hidden, config.intermediate_size)
     return batch_size * seq_len * encoder_flops_per_token(non_embedding, layers, hidden, seq_len)

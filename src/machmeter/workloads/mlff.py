@@ -9,9 +9,9 @@ Project relaxation trajectories (MPtrj); its ASE calculator builds the neighbour
   its reason when the extra is absent).
 * :func:`sevennet_calculator`: the model in float32 (as shipped), or rebuilt in float64, float16 or
   bfloat16 (for reference data and reduced-precision students).
-* :func:`load_force_reference` / :func:`force_reference_record`: reference structures, energies and
-  forces stored in ``machmeter/data/reference/forces_<name>.json`` (written by
-  ``scripts/make_force_reference.py``).
+* :func:`force_reference_record`: reference structures, energies and forces as stored in
+  ``machmeter/data/reference/forces_<name>.json`` (written by ``scripts/make_force_reference.py``;
+  :func:`machmeter.suites.reference.load_force_reference` reads them back).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ __all__ = [
     "SEVENNET_MODEL",
     "ForceReference",
     "force_reference_record",
-    "load_force_reference",
     "require_sevennet",
     "sevennet_calculator",
     "sevennet_checkpoint_sha256",
@@ -45,7 +44,6 @@ FORCE_REFERENCES = {
     "lj_argon": "ASE's own LennardJones (numpy, float64) on rattled FCC argon",
     "sevennet0": "SevenNet-0 rebuilt in float64 on the CPU, on rattled Si, Cu and a water box",
 }
-_REGENERATE = "python3 scripts/make_force_reference.py writes it"
 
 _DTYPES = ("float32", "float64", "float16", "bfloat16")
 
@@ -203,18 +201,3 @@ def force_reference_record(structures: dict[str, Atoms], energies, forces, metad
             for (label, atoms), energy, force in zip(structures.items(), energies, forces)
         ],
     }
-
-
-def load_force_reference(name: str) -> ForceReference:
-    """Reference data ``forces_<name>.json`` of the installed package (NotImplementedError: asv's skip,
-    where it is missing)."""
-    from machmeter.suites.base import load_reference
-
-    document = load_reference(f"forces_{name}", _REGENERATE)
-    structures, energies, forces = [], [], []
-    for entry in document["structures"]:
-        structures.append(Atoms(numbers=entry["numbers"], positions=entry["positions"], cell=entry["cell"],
-                                pbc=entry["pbc"], info={"label": entry["label"]}))
-        energies.append(float(entry["energy_eV"]))
-        forces.append(np.asarray(entry["forces_eV_per_A"], dtype=float))
-    return ForceReference(name, structures, energies, forces, document.get("metadata", {}))
