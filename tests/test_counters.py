@@ -114,3 +114,21 @@ def test_gpu_counters_of_a_matmul_and_one_extra_kernel():
     assert base.kernels >= 1 and base.kernel_us > 0 and 0 < base.busy_fraction <= 1
     slowed = profile_counters(lambda: (a @ a, a.add_(0)), device="cuda", calls=5)
     assert slowed.kernels == base.kernels + 1
+
+
+def test_explanation_says_the_gpu_does_more_work_and_names_the_new_kernel():
+    from machmeter.detect.explain import explain
+
+    base = {"track_gpu_kernel_time_per_call": 100.0, "track_kernels_per_call": 134.0}
+    head = {"track_gpu_kernel_time_per_call": 217.0, "track_kernels_per_call": 135.0}
+    text = explain(0.06, base, head, [{"name": "gemm", "count": 1, "total_us": 90}],
+                   [{"name": "gemm", "count": 1, "total_us": 90}, {"name": "sleep", "count": 1, "total_us": 117}])
+    assert text == "wall +6%, GPU kernel time +117%, kernels 134 -> 135: the GPU does more work (new kernel: sleep)"
+
+
+def test_explanation_of_unchanged_counters_points_at_the_host():
+    from machmeter.detect.explain import explain
+
+    counters = {"track_gpu_kernel_time_per_call": 100.0, "track_kernels_per_call": 134.0}
+    assert explain(0.06, counters, dict(counters)) == "wall +6%, counters unchanged: host side or noise"
+    assert explain(0.06, {}, {}) == "wall +6%: no counters to explain it"
