@@ -198,6 +198,17 @@ class MeasuredSuite(abc.ABC):
             return self.metric(name)
         return {"samples": list(samples), "number": 1}
 
+    # -- noise-free counters (machmeter.instruments.counters) -------------------------------------
+    counter_calls = 10  # calls in the profiled window, after timing
+
+    def counter_metrics(self, fn, device: str, wall_per_call_s: float | None) -> dict:
+        """The counters of ``fn`` (already warmed up and timed) as metrics: call after timing, since
+        the profiler's overhead must never reach a timed sample."""
+        from machmeter.instruments.counters import counter_metrics, profile_counters
+
+        return counter_metrics(profile_counters(fn, device=device, calls=self.counter_calls,
+                                                wall_per_call_s=wall_per_call_s))
+
     # -- live workloads for time_ methods ---------------------------------------------------------
     _live_cache: ClassVar[dict] = {}
     _in_setup: ClassVar["MeasuredSuite | None"] = None

@@ -229,6 +229,7 @@ class EmbeddingSuite(MeasuredSuite):
         batch_size, sequence_length = parse_shape(shape)
         latency = time_callable(forward, device=device, warmup_calls=0, min_repeats=self.latency_min_calls,
                                 target_time=self.latency_target_time, label="forward")
+        counters = self.counter_metrics(forward, device, latency.mean)
         with track_memory(device=device) as memory:
             forward()
         peaks = memory.result
@@ -237,6 +238,7 @@ class EmbeddingSuite(MeasuredSuite):
         if device.startswith("cuda") and self.offers("track_energy_per_batch"):
             energy = measure_energy(forward, calls=self.energy_min_calls, device_index=device_index(device))
         return {
+            **counters,
             "device": device,
             "sequences_per_second": batch_size / latency.mean,
             "sequences_per_second__samples": [batch_size / s for s in latency.samples if s > 0],
@@ -355,3 +357,19 @@ class EmbeddingSuite(MeasuredSuite):
     @declare(kind="accuracy", unit="cosine", higher_is_better=False, tolerance_abs=2e-3)
     def track_pair_similarity_error_max(self, measured, model, shape, dtype):
         return self.metric("pair_similarity_error_max")
+
+    # -- noise-free counters, per call (docs/writing-gpu-benchmarks.md, counters) -----------------
+    @declare(kind="count", unit="ops")
+    def track_aten_ops_per_call(self, measured, model, shape, dtype):
+        """Top-level aten operators dispatched per call: exact, on a CPU too."""
+        return self.metric("counter_aten_ops")
+
+    @declare(kind="count", unit="kernels")
+    def track_kernels_per_call(self, measured, model, shape, dtype):
+        return self.metric("counter_kernels")
+
+    # Summed GPU kernel time moves by about 0.2% between processes (64-atom LJ on an H200, issue 13),
+    # where wall time moves by tens of percent: a 1% threshold is far above its noise.
+    @declare(kind="time", unit="us", regression_threshold=0.01)
+    def track_gpu_kernel_time_per_call(self, measured, model, shape, dtype):
+        return self.metric("counter_kernel_us")

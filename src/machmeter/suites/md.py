@@ -138,10 +138,12 @@ class MDSuite(MeasuredSuite):
                                             timestep_fs=self.timestep_fs, temperature_K=self.temperature_K)
         skipped_trajectory = f"trajectory not run at {n_atoms} atoms on {device} (step_counts)"
 
+        counters = self.counter_metrics(step, device, latency.mean)
         steps_per_second = 1.0 / latency.mean
         ns_per_day_per_step_rate = self.timestep_fs * 86400 / 1e6
         rates = [1.0 / s for s in latency.samples if s > 0]
         return {
+            **counters,
             "device": device,
             "steps_per_second": steps_per_second,
             "steps_per_second__samples": rates,
@@ -229,3 +231,19 @@ class MDSuite(MeasuredSuite):
     def track_nvt_temperature_deviation(self, measured, n_atoms, device, dtype):
         """|mean kinetic temperature - target| / target over the second half of a Langevin run."""
         return self.metric("nvt_temperature_deviation")
+
+    # -- noise-free counters, per call (docs/writing-gpu-benchmarks.md, counters) -----------------
+    @declare(kind="count", unit="ops")
+    def track_aten_ops_per_call(self, measured, n_atoms, device, dtype):
+        """Top-level aten operators dispatched per call: exact, on a CPU too."""
+        return self.metric("counter_aten_ops")
+
+    @declare(kind="count", unit="kernels")
+    def track_kernels_per_call(self, measured, n_atoms, device, dtype):
+        return self.metric("counter_kernels")
+
+    # Summed GPU kernel time moves by about 0.2% between processes (64-atom LJ on an H200, issue 13),
+    # where wall time moves by tens of percent: a 1% threshold is far above its noise.
+    @declare(kind="time", unit="us", regression_threshold=0.01)
+    def track_gpu_kernel_time_per_call(self, measured, n_atoms, device, dtype):
+        return self.metric("counter_kernel_us")

@@ -240,7 +240,9 @@ class TeacherStudentSuite(MeasuredSuite):
         # the teacher is timed again beside each student: clocks and temperature drift over a pass
         teacher_latency = self._time(teacher, timing_atoms, device, TEACHER)
         student_latency = self._time(calculator, timing_atoms, device, student)
+        counters = self.counter_metrics(lambda: _calculate(calculator, timing_atoms), device, student_latency.mean)
         return {
+            **counters,
             "device": device,
             "timing_atoms": len(timing_atoms),
             "speedup": teacher_latency.median / student_latency.median,
@@ -275,3 +277,16 @@ class TeacherStudentSuite(MeasuredSuite):
     @declare(kind="accuracy", unit="eV/Å", higher_is_better=False, tolerance_abs=1e-3, tolerance_rel=0.5)
     def track_force_max_error(self, measured, student):
         return self.metric("force_max_error")
+
+    # -- noise-free counters of the student's call (the teacher's row has none: it is not timed) ----
+    @declare(kind="count", unit="ops")
+    def track_aten_ops_per_call(self, measured, student):
+        return self.metric("counter_aten_ops")
+
+    @declare(kind="count", unit="kernels")
+    def track_kernels_per_call(self, measured, student):
+        return self.metric("counter_kernels")
+
+    @declare(kind="time", unit="us", regression_threshold=0.01)
+    def track_gpu_kernel_time_per_call(self, measured, student):
+        return self.metric("counter_kernel_us")

@@ -1,0 +1,193 @@
+"""Noise-free counters of a call: what the GPU (and torch's dispatcher) was asked to do, per call.
+
+Wall time on a shared GPU host moves between processes; the number of kernels a call launches, their
+summed GPU time, the host-device synchronisations and copies, and the aten operators dispatched do not.
+:func:`profile_counters` profiles a short window of calls with torch.profiler, after timing and never
+inside it (the profiler slows the host side), and returns per-call means as :class:`Counters`.
+
+What is counted, exactly:
+
+- ``aten_ops``: CPU-side ``aten::`` operator events with no ``aten::`` ancestor, i.e. the operators
+  the caller dispatched, not the ones an operator calls internally (``aten::linear`` counts once, its
+  ``aten::addmm`` inside it does not). Deterministic on a CPU for code without data-dependent control
+  flow, so CPU CI gets an exact counter.
+- ``kernels``: GPU kernel activity records (CUPTI); ``kernel_us``: their summed duration.
+- ``busy_fraction``: kernel time / wall time per call (the timed wall when the caller gives it, else
+  the profiled window's, which the profiler's host overhead inflates).
+- ``syncs``: CUDA runtime calls that block the host on the device (``cuda*Synchronize``, and
+  ``cudaMemcpy`` without ``Async``, which synchronises too).
+- ``h2d_copies``/``d2h_copies`` and their bytes: GPU memcpy activity records by direction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+GPU_COUNTERS = ("kernels", "kernel_us", "busy_fraction", "syncs", "h2d_copies", "h2d_bytes",
+                "d2h_copies", "d2h_bytes")
+COUNTER_NAMES = ("aten_ops",) + GPU_COUNTERS
+TOP_KERNELS = 10
+
+
+@dataclass
+class KernelTotal:
+    name: str
+    count: float   # launches per call
+    total_us: float  # GPU time per call
+
+
+@dataclass
+class Counters:
+    """Per-call means over a profiled window of ``calls`` calls; None where unavailable (with the
+    reason in ``unavailable``)."""
+
+    calls: int
+    aten_ops: float | None = None
+    kernels: float | None = None
+    kernel_us: float | None = None
+    busy_fraction: float | None = None
+    syncs: float | None = None
+    h2d_copies: float | None = None
+    h2d_bytes: float | None = None
+    d2h_copies: float | None = None
+    d2h_bytes: float | None = None
+    top_kernels: list[KernelTotal] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _top_level_aten_ops(events) -> int:
+    from torch.autograd import DeviceType
+
+    count = 0
+    for event in events:
+        if not event.name.startswith("aten::") or event.device_type != DeviceType.CPU:
+            continue
+        parent = event.cpu_parent
+        while parent is not None and not parent.name.startswith("aten::"):
+            parent = parent.cpu_parent
+        if parent is None:
+            count += 1
+    return count
+
+
+def _is_sync(name: str) -> bool:
+    return name.endswith("Synchronize") or name in ("cudaMemcpy", "cudaMemcpy2D", "cudaMemcpy3D")
+
+
+def gpu_activity(trace: dict, calls: int) -> dict[str, Any]:
+    """Per-call GPU counters from a Chrome trace of torch.profiler (``export_chrome_trace``)."""
+    kernels: dict[str, list[float]] = {}
+    copies = {"h2d": [0, 0], "d2h": [0, 0]}
+    syncs = 0
+    for event in trace.get("traceEvents", []):
+        category, name = event.get("cat", ""), event.get("name", "")
+        if category == "kernel":
+            kernels.setdefault(name, [0, 0.0])
+            kernels[name][0] += 1
+            kernels[name][1] += float(event.get("dur", 0.0))
+        elif category == "gpu_memcpy":
+            direction = "h2d" if "HtoD" in name else "d2h" if "DtoH" in name else None
+            if direction:
+                copies[direction][0] += 1
+                copies[direction][1] += int((event.get("args") or {}).get("bytes", 0))
+        elif category == "cuda_runtime" and _is_sync(name):
+            syncs += 1
+    ranked = sorted(kernels.items(), key=lambda item: -item[1][1])
+    return {
+        "kernels": sum(c for c, _ in kernels.values()) / calls,
+        "kernel_us": sum(t for _, t in kernels.values()) / calls,
+        "syncs": syncs / calls,
+        "h2d_copies": copies["h2d"][0] / calls, "h2d_bytes": copies["h2d"][1] / calls,
+        "d2h_copies": copies["d2h"][0] / calls, "d2h_bytes": copies["d2h"][1] / calls,
+        "top_kernels": [KernelTotal(n, c / calls, t / calls) for n, (c, t) in ranked[:TOP_KERNELS]],
+    }
+
+
+def profile_counters(fn: Callable[[], Any], *, device: str = "cpu", calls: int = 10,
+                     wall_per_call_s: float | None = None, trace_path: str | None = None) -> Counters:
+    """Profile ``calls`` calls of an already warmed-up ``fn`` and count what they did, per call.
+
+    Call it after timing: the profiler's overhead must never reach timed samples. ``trace_path``
+    also keeps the window's Chrome trace there.
+    """
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    if calls < 1:
+        raise ValueError(f"calls must be at least 1, got {calls}")
+    on_cuda = str(device).startswith("cuda") and torch.cuda.is_available()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda else [])
+    if on_cuda:
+        torch.cuda.synchronize()
+    with profile(activities=activities) as profiler:
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        if on_cuda:
+            torch.cuda.synchronize()
+        window_s = time.perf_counter() - start
+    counters = Counters(calls=calls, aten_ops=_top_level_aten_ops(profiler.events()) / calls)
+    if not on_cuda:
+        reason = f"no CUDA on {device}: GPU counters need a CUDA device"
+        counters.unavailable = dict.fromkeys(GPU_COUNTERS, reason)
+        print(f"machmeter counters: {reason}; aten ops counted only", file=sys.stderr)
+        _export(profiler, trace_path)
+        return counters
+    handle, path = tempfile.mkstemp(suffix=".json")
+    os.close(handle)
+    try:
+        profiler.export_chrome_trace(path)
+        with open(path, encoding="utf-8") as stream:
+            trace = json.load(stream)
+        if trace_path:
+            os.makedirs(os.path.dirname(os.path.abspath(trace_path)), exist_ok=True)
+            os.replace(path, trace_path)
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    activity = gpu_activity(trace, calls)
+    if activity["kernels"] == 0 and activity["h2d_copies"] == 0 and activity["d2h_copies"] == 0:
+        # CUPTI missing (or not permitted) records no GPU activity at all
+        reason = "the profiler recorded no GPU activity (CUPTI unavailable or not permitted)"
+        counters.unavailable = {name: reason for name in ("kernels", "kernel_us", "busy_fraction")}
+        print(f"machmeter counters: {reason}", file=sys.stderr)
+        counters.syncs = activity["syncs"]
+        return counters
+    top = activity.pop("top_kernels")
+    for name, value in activity.items():
+        setattr(counters, name, value)
+    counters.top_kernels = top
+    wall = wall_per_call_s if wall_per_call_s else window_s / calls
+    counters.busy_fraction = min(1.0, counters.kernel_us * 1e-6 / wall) if wall > 0 else None
+    return counters
+
+
+def _export(profiler, trace_path: str | None) -> None:
+    if not trace_path:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(trace_path)), exist_ok=True)
+    temporary = trace_path + ".tmp"
+    profiler.export_chrome_trace(temporary)
+    os.replace(temporary, trace_path)
+
+
+def counter_metrics(counters: Counters) -> dict[str, float | None | str]:
+    """A suite's metrics (``counter_<name>`` and ``counter_<name>__unavailable``) of the counters."""
+    metrics: dict[str, Any] = {}
+    for name in COUNTER_NAMES:
+        value = getattr(counters, name)
+        metrics[f"counter_{name}"] = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+        if name in counters.unavailable:
+            metrics[f"counter_{name}__unavailable"] = counters.unavailable[name]
+    metrics["counter_top_kernels"] = [asdict(k) for k in counters.top_kernels]
+    return metrics
