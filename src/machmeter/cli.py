@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from machmeter import __version__
 from machmeter.errors import MachmeterError
+
+INTERNAL_ERROR_STATUS = 3
 
 # verb -> module in machmeter.commands; each has add_arguments(parser) and run(args) -> exit status
 VERBS = {
@@ -24,6 +28,7 @@ VERBS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="machmeter", description="Performance-regression tracking for ML code on GPUs, built on asv.")
     parser.add_argument("--version", action="version", version=f"machmeter {__version__}")
+    parser.add_argument("--debug", action="store_true", help="On an internal error, print the traceback (also MACHMETER_DEBUG=1)")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb, summary in VERBS.items():
         module = importlib.import_module(f"machmeter.commands.{verb.replace('-', '_')}")
@@ -44,3 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"machmeter {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug, not bad input: a status of its own so CI never reads it as "regressions" (1)
+        if args.debug or os.environ.get("MACHMETER_DEBUG", "") not in ("", "0"):
+            traceback.print_exc()
+        print(
+            f"machmeter {args.verb}: internal error: {type(error).__name__}: {error}"
+            " (run with --debug or MACHMETER_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return INTERNAL_ERROR_STATUS

@@ -14,7 +14,11 @@ import itertools
 import json
 import math
 import os
+import re
+import stat
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from machmeter.errors import ResultsError
 
@@ -78,16 +82,101 @@ class ResultSet:
     runs: dict[tuple[str, str], dict] = field(default_factory=dict)
 
 
+# Limits on what the reader accepts: a real asv result file is a few MB and 4-5 levels deep; anything far
+# beyond is a corrupt or hostile file, refused before it can exhaust memory, recursion or time.
+MAX_JSON_FILE_BYTES = 256 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+MAX_PARAMETER_COMBINATIONS = 100_000
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _json_depth(raw: bytes) -> int:
+    """How deeply ``raw`` nests arrays and objects, without parsing it (brackets inside strings ignored)."""
+    structure = np.frombuffer(_JSON_STRING.sub(b"", raw), dtype=np.uint8)
+    steps = (np.isin(structure, (ord("["), ord("{"))).astype(np.int64)
+             - np.isin(structure, (ord("]"), ord("}"))).astype(np.int64))
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def _read_json(path: str):
+    """The JSON in ``path``, a regular file within the size and nesting limits (asv's bare NaN accepted)."""
     try:
-        with open(path, encoding="utf-8") as stream:
-            return json.load(stream)  # accepts asv's bare NaN
+        status = os.stat(path)  # follows a symlink: what counts is what would be read
     except FileNotFoundError:
         raise ResultsError(path, "file not found") from None
+    except OSError as error:
+        raise ResultsError(path, f"cannot be read: {error.strerror or error}") from None
+    if not stat.S_ISREG(status.st_mode):
+        # a FIFO would block forever, a device such as /dev/zero never ends
+        raise ResultsError(path, "not a regular file")
+    if status.st_size > MAX_JSON_FILE_BYTES:
+        raise ResultsError(path, f"{status.st_size} bytes, more than the {MAX_JSON_FILE_BYTES} a results file may have")
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_JSON_FILE_BYTES + 1)
+    except OSError as error:
+        raise ResultsError(path, f"cannot be read: {error.strerror or error}") from None
+    if len(raw) > MAX_JSON_FILE_BYTES:  # grew since the stat
+        raise ResultsError(path, f"more than the {MAX_JSON_FILE_BYTES} bytes a results file may have")
+    if _json_depth(raw) > MAX_JSON_DEPTH:
+        raise ResultsError(path, f"nested more than {MAX_JSON_DEPTH} levels deep (not an asv file)")
+    try:
+        return json.loads(raw.decode("utf-8"))
     except json.JSONDecodeError as error:
         raise ResultsError(path, f"not valid JSON (truncated or corrupt?): {error.msg} at line {error.lineno}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ResultsError(path, f"cannot be read: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ResultsError(path, f"not UTF-8 text (binary?): {error.reason} at byte {error.start}") from None
+    except RecursionError:  # the depth check counts brackets; this is the backstop should it ever miss
+        raise ResultsError(path, "nested too deep (not an asv file)") from None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_string_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _check_benchmark_entry(path: str, name: str, entry: dict) -> None:
+    """The attributes machmeter reads from one benchmarks.json entry have the types asv writes."""
+    for key in ("type", "unit", "version", "metric_kind"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise ResultsError(path, f"benchmark {name!r}: {key} must be a string, not {type(entry[key]).__name__}")
+    for key in ("regression_threshold", "tolerance_abs", "tolerance_rel"):
+        if entry.get(key) is not None and not _is_number(entry[key]):
+            raise ResultsError(path, f"benchmark {name!r}: {key} must be a number, not {type(entry[key]).__name__}")
+    params, param_names = entry.get("params", []), entry.get("param_names", [])
+    if not (isinstance(params, list) and all(_is_string_list(v) for v in params)
+            and _is_string_list(param_names) and len(param_names) == len(params)):
+        raise ResultsError(path, f"benchmark {name!r}: params must be one list of strings per param_names entry")
+
+
+_NUMBER_COLUMNS = ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat")
+
+
+def _check_result_row(path: str, name: str, row: dict, param_values: list) -> None:
+    """One row's params, values and statistics have the types asv writes, and no more combinations than a
+    row can hold: a row is spread into one point per combination, so a claim of 10**10 must not be believed."""
+    if "params" in row and not (isinstance(row["params"], list) and all(_is_string_list(v) for v in row["params"])):
+        raise ResultsError(path, f"not an asv result file: benchmark {name!r}: params must be lists of strings")
+    combinations = math.prod(len(values) for values in param_values)
+    if combinations > MAX_PARAMETER_COMBINATIONS:
+        raise ResultsError(path, f"benchmark {name!r}: {combinations} parameter combinations, more than the "
+                                 f"{MAX_PARAMETER_COMBINATIONS} a row may hold")
+    values = row.get("result")
+    if isinstance(values, list) and combinations > len(values):
+        raise ResultsError(path, f"benchmark {name!r}: params make {combinations} combinations but the row holds "
+                                 f"{len(values)} results")
+    for key in _NUMBER_COLUMNS:
+        column = row.get(key)
+        if isinstance(column, list) and not all(v is None or _is_number(v) for v in column):
+            raise ResultsError(path, f"benchmark {name!r}: {key} must hold numbers")
+    samples = row.get("samples")
+    if isinstance(samples, list) and not all(
+            each is None or (isinstance(each, list) and all(_is_number(v) for v in each)) for each in samples):
+        raise ResultsError(path, f"benchmark {name!r}: samples must be one flat list of numbers per combination")
 
 
 def load_benchmarks(results_dir: str) -> dict[str, BenchmarkInfo]:
@@ -99,10 +188,7 @@ def load_benchmarks(results_dir: str) -> dict[str, BenchmarkInfo]:
     for name, entry in data.items():
         if name == "version" or not isinstance(entry, dict):
             continue
-        params, param_names = entry.get("params", []), entry.get("param_names", [])
-        if not (isinstance(params, list) and all(isinstance(v, list) for v in params)
-                and isinstance(param_names, list) and len(param_names) == len(params)):
-            raise ResultsError(path, f"benchmark {name!r}: params must be one list of values per param_names entry")
+        _check_benchmark_entry(path, name, entry)
         higher = entry.get("higher_is_better")
         benchmarks[name] = BenchmarkInfo(
             name=name,
@@ -219,8 +305,17 @@ def _parse_result_data(data, path: str, benchmarks: dict[str, BenchmarkInfo], ma
         if key not in data:
             raise ResultsError(path, f"missing {key!r}")
     columns = data["result_columns"]
-    if not isinstance(columns, list) or not isinstance(data["results"], dict):
-        raise ResultsError(path, "result_columns must be a list and results an object")
+    if not _is_string_list(columns) or not isinstance(data["results"], dict):
+        raise ResultsError(path, "result_columns must be a list of names and results an object")
+    if not isinstance(data["commit_hash"], str) or not data["commit_hash"]:
+        raise ResultsError(path, f"commit_hash must be a string, not {type(data['commit_hash']).__name__}")
+    if not isinstance(data.get("env_name", ""), str):
+        raise ResultsError(path, f"env_name must be a string, not {type(data['env_name']).__name__}")
+    if data.get("date") is not None and not _is_number(data["date"]):
+        raise ResultsError(path, f"date must be a number, not {type(data['date']).__name__}")
+    if isinstance(data.get("params"), dict) and not all(
+            v is None or isinstance(v, str) or _is_number(v) for v in data["params"].values()):
+        raise ResultsError(path, "params (the machine's fingerprint) must map names to strings")
     rows = []
     for name, raw_row in data["results"].items():
         if not isinstance(raw_row, list):
@@ -229,6 +324,7 @@ def _parse_result_data(data, path: str, benchmarks: dict[str, BenchmarkInfo], ma
         # the row's own params are the truth for that commit (an explicit [] means unparameterised)
         info = benchmarks.get(name)
         param_values = row["params"] if "params" in row else (list(info.params) if info else [])
+        _check_result_row(path, name, row, param_values)
         combinations = _combinations(info, param_values)
         values = row.get("result")
         if not isinstance(values, list):

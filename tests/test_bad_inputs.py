@@ -1,0 +1,84 @@
+"""Bad inputs: an internal error has its own exit status; the results reader refuses what it cannot use."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from machmeter import cli
+from machmeter.errors import ResultsError
+from machmeter.results import MAX_JSON_DEPTH, _read_json, read_result_file
+
+
+def test_an_internal_error_is_one_line_and_exit_3(monkeypatch, capsys):
+    def broken(args):
+        raise ZeroDivisionError("boom")
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_run(parser(), broken))
+    assert cli.main(["check", "--history"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == ["machmeter check: internal error: ZeroDivisionError: boom "
+                                "(run with --debug or MACHMETER_DEBUG=1 for the traceback)"]
+
+
+def _with_run(parser, run):
+    parser.set_defaults(run=run)
+    for action in parser._subparsers._group_actions:
+        for sub in action.choices.values():
+            sub.set_defaults(run=run)
+    return parser
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "x.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ResultsError, match="not a regular file"):
+        _read_json(str(fifo))
+
+
+def test_a_symlink_to_dev_zero_is_refused(tmp_path):
+    link = tmp_path / "x.json"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ResultsError, match="not a regular file"):
+        _read_json(str(link))
+
+
+def test_deep_nesting_is_refused_without_recursion_error(tmp_path):
+    deep = tmp_path / "x.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ResultsError, match=f"more than {MAX_JSON_DEPTH} levels"):
+        _read_json(str(deep))
+
+
+def _result_file(tmp_path, **overrides):
+    data = {"version": 2, "commit_hash": "a" * 40, "env_name": "e", "date": 1, "params": {"machine": "m"},
+            "result_columns": ["result", "params", "samples"], "results": {"b": [[1.0], [["'x'"]], [[1.0, 2.0]]]}}
+    data.update(overrides)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("overrides, problem", [
+    ({"commit_hash": ["a"]}, "commit_hash must be a string"),
+    ({"commit_hash": 5}, "commit_hash must be a string"),
+    ({"env_name": {"a": 1}}, "env_name must be a string"),
+    ({"results": {"b": [[1.0], [[1, None]]]}}, "params must be lists of strings"),
+    ({"results": {"b": [[1.0], [["'x'"], ["1"]], [["a", 2.0]]]}}, "samples must be"),
+    ({"results": {"b": [[1.0], [["'x'"]], [[[1.0], 2.0]]]}}, "samples must be"),
+    ({"results": {"b": [[1.0], [[str(i) for i in range(10)]] * 10]}}, "parameter combinations"),
+    ({"results": {"b": [[1.0, 2.0], [["1", "2", "3"]]]}}, "the row holds 2 results"),
+])
+def test_a_result_file_of_the_wrong_types_is_refused_by_name(tmp_path, overrides, problem):
+    path = _result_file(tmp_path, **overrides)
+    with pytest.raises(ResultsError, match=problem) as caught:
+        read_result_file(path, {})
+    assert caught.value.path == path
+
+
+def test_a_valid_result_file_is_read(tmp_path):
+    parsed = read_result_file(_result_file(tmp_path), {})
+    assert parsed.commit == "a" * 40 and parsed.rows[0][2] == [1.0]
