@@ -28,6 +28,9 @@ class Kind:
     judged_by: str | None       # BY_THRESHOLD, BY_TOLERANCE, or None: shown, never judged a regression
     noisy: bool                 # values move between runs of the same code: a run-to-run noise floor applies
     tolerance_rel: float | None = None  # BY_TOLERANCE kinds without a declared tolerance
+    # the relative run-to-run standard deviation assumed when nothing measured it (one run a side, no
+    # history): conservative on purpose, see machmeter.detect.runs
+    prior_sigma: float | None = None
     units: frozenset[str] = frozenset()  # lower-cased asv units that imply the kind for an undeclared track_
     unit_markers: tuple[str, ...] = ()   # parts of a unit that imply it (rates: "steps/s")
 
@@ -46,14 +49,14 @@ class Kind:
 # (SevenNet's TF32 energy error per atom ranged 6.5e-5 to 1.1e-4 over seven H200 runs of unchanged
 # code); a deterministic accuracy series simply learns a floor of zero.
 _TABLE = (
-    Kind("time", False, 0.05, BY_THRESHOLD, True,
+    Kind("time", False, 0.05, BY_THRESHOLD, True, prior_sigma=0.08,
          units=frozenset({"s", "sec", "seconds", "ms", "us", "µs", "ns", "milliseconds", "microseconds"})),
-    Kind("memory", False, 0.02, BY_THRESHOLD, True,
+    Kind("memory", False, 0.02, BY_THRESHOLD, True, prior_sigma=0.02,
          units=frozenset({"bytes", "b", "kib", "mib", "gib", "kb", "mb", "gb"})),
-    Kind("throughput", True, 0.05, BY_THRESHOLD, True,
+    Kind("throughput", True, 0.05, BY_THRESHOLD, True, prior_sigma=0.08,
          unit_markers=("/s", "/day", "per second", "per_second", "throughput", "flop")),
     Kind("accuracy", None, 0.0, BY_TOLERANCE, True, tolerance_rel=0.01),
-    Kind("energy", False, 0.05, BY_THRESHOLD, True, units=frozenset({"j", "joules", "kj", "wh", "w", "watts"})),
+    Kind("energy", False, 0.05, BY_THRESHOLD, True, prior_sigma=0.08, units=frozenset({"j", "joules", "kj", "wh", "w", "watts"})),
     Kind("count", False, 0.0, BY_THRESHOLD, False),
     Kind("state", False, math.inf, None, False),
 )

@@ -16,7 +16,7 @@ run) and the evidence about the difference comes from how runs vary:
 
 Both are pooled (weighted by degrees of freedom) and the difference of the two sides' mean relative
 levels is tested with Student's t. Where neither exists (one run a side, no history), nothing can be
-estimated: the kind's conservative prior (:data:`PRIOR_RUN_TO_RUN_SIGMA`) says how far two runs may fall
+estimated: the kind's conservative prior (``machmeter.kinds``: ``Kind.prior_sigma``) says how far two runs may fall
 apart; a change inside it is ``"inconclusive"`` (said, never a FAIL), beyond it a regression.
 
 The p values of one comparison are adjusted together (Benjamini-Hochberg, :func:`adjust_p_values`): a
@@ -39,16 +39,9 @@ from machmeter.detect.noise import NOISE_MULTIPLIERS, RunToRunNoise
 
 DEFAULT_CONFIDENCE = 0.95
 
-# The relative run-to-run standard deviation assumed when nothing measured it (one run a side and no
-# history). Conservative on purpose: two processes of unchanged code on a GPU host differ by 10-20%
-# (launch-bound MD steps, small encoders), tail latencies more. Memory peaks are steadier (the torch
-# allocator's peak repeats; NVML and RSS move by a few percent).
-PRIOR_RUN_TO_RUN_SIGMA: dict[str, float] = {
-    "time": 0.08,
-    "throughput": 0.08,
-    "energy": 0.08,
-    "memory": 0.02,
-}
+# The prior (machmeter.kinds: Kind.prior_sigma) is conservative on purpose: two processes of unchanged
+# code on a GPU host differ by 10-20% (launch-bound MD steps, small encoders), tail latencies more;
+# memory peaks are steadier (the torch allocator's peak repeats; NVML and RSS move by a few percent).
 
 # Two runs under the prior differ by more than this many prior sigmas of their difference with
 # probability 0.001 (normal two-sided 99.9%): a change beyond it is a regression even from one run a side.
@@ -58,7 +51,9 @@ PRIOR_Z = 3.29
 def prior_floor(kind: str) -> float | None:
     """The relative change beyond which one run a side is enough evidence, for ``kind`` (None: no prior,
     the kind is exact or not judged on noise)."""
-    sigma = PRIOR_RUN_TO_RUN_SIGMA.get(kind)
+    from machmeter.kinds import KINDS
+
+    sigma = KINDS[kind].prior_sigma if kind in KINDS else None
     return None if sigma is None else PRIOR_Z * math.sqrt(2.0) * sigma
 
 
@@ -119,8 +114,7 @@ def run_evidence(before_runs: Sequence[float], after_runs: Sequence[float], kind
         parts.append(f"{noise.runs} earlier runs")
     if df <= 0:
         return RunEvidence(before, after, change, (n, m), None, None, 0.0, "prior",
-                           f"1 run a side and no earlier runs: the {kind} prior of "
-                           f"{PRIOR_RUN_TO_RUN_SIGMA.get(kind, 0):.0%} run-to-run")
+                           f"1 run a side and no earlier runs: the {kind} prior")
     variance = (pooled_ss + history_df * (noise.sigma ** 2 if noise is not None else 0.0)) / df
     sigma = math.sqrt(variance)
     difference = float(yr.mean() - xr.mean())
