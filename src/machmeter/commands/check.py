@@ -41,9 +41,7 @@ def run(args) -> int:
     from machmeter.comparison import compare_revisions
     from machmeter.config import load_config
     from machmeter.detect.engine import check_history
-    from machmeter.fileio import write_text_atomic
     from machmeter.project import load_project
-    from machmeter.report.verdicts import render
     from machmeter.series import git_commit_order, load_history
     from machmeter.triage import load_triage
 
@@ -73,6 +71,14 @@ def run(args) -> int:
         report = compare_revisions(project, args.base, args.head, args.machine, config)
         for warning in report.warnings:
             print(f"machmeter check: warning: {warning}", file=sys.stderr)
+
+    return emit(report, args, config)
+
+
+def emit(report, args, config) -> int:
+    """Render ``report`` as ``args.format`` to ``args.output`` (or standard output); the exit status."""
+    from machmeter.fileio import write_text_atomic
+    from machmeter.report.verdicts import render
 
     rendered = render(report, args.format, site_url=site_url(args.site_url, config))
     if args.output:

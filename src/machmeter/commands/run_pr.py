@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from machmeter.commands.check import add_site_url_argument, site_url
+from machmeter.commands.check import add_site_url_argument, emit
 
 
 def add_arguments(parser):
@@ -28,10 +28,8 @@ def add_arguments(parser):
 def run(args) -> int:
     from machmeter.commands.machine import update_machine_file
     from machmeter.config import load_config
-    from machmeter.fileio import write_text_atomic
     from machmeter.project import load_project
     from machmeter.pull_request_runs import run_pull_request
-    from machmeter.report.verdicts import render
 
     project = load_project(args.config)
     config = load_config(project.root)
@@ -42,9 +40,4 @@ def run(args) -> int:
     print(f"machmeter run-pr: {log.cost()}", file=sys.stderr)
     for warning in report.warnings:
         print(f"machmeter run-pr: warning: {warning}", file=sys.stderr)
-    rendered = render(report, args.format, site_url=site_url(args.site_url, config))
-    if args.output:
-        write_text_atomic(args.output, rendered)
-    else:
-        sys.stdout.write(rendered)
-    return 1 if report.failed else 0
+    return emit(report, args, config)

@@ -183,7 +183,7 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
     confidence = getattr(config, "confidence", DEFAULT_CONFIDENCE)
     no_noise_because = no_noise_because or f"fewer than {MIN_NOISE_RUNS} earlier runs on their machine"
     tested = []  # (series, evidence, policy) waiting for the comparison-wide adjustment
-    prior_only = one_run = 0
+    prior_only = 0
     for series in series_list:
         by_commit = {p.commit: p for p in series.points or ()}
         before, after = by_commit.get(base), by_commit.get(head)
@@ -197,7 +197,6 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
             before_runs, after_runs = _run_values(before), _run_values(after)
             if before_runs and after_runs:
                 evidence = run_evidence(before_runs, after_runs, series.meaning.kind, noise)
-                one_run += min(evidence.runs) < 2
                 prior_only += evidence.method == "prior"
                 tested.append((series, evidence, policy))
                 continue
