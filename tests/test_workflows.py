@@ -109,7 +109,7 @@ def test_pull_request_benchmarks_run_without_secrets_or_write_access():
     assert set(job["permissions"].values()) == {"read"}
     assert "self-hosted" in job["runs-on"]
     runs = _runs(job)
-    assert "asv continuous" in runs and "--format json" in runs and "--format markdown" in runs
+    assert "machmeter run-pr" in runs and "--confirm-rounds" in runs and "--format json" in runs and "--format markdown" in runs
     upload = next(s for s in _steps(job) if _uses(s, "actions/upload-artifact"))
     assert upload["with"]["name"] == "machmeter-report" and "machmeter-report/" in upload["with"]["path"]
 
