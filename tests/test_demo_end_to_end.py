@@ -45,6 +45,10 @@ def test_demo_runs_asv_checks_the_newest_commit_and_renders_the_site(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "bench_tiny.track_widgets" in out.stdout            # the measured table
     assert f"--head {head[:8]}" in out.stdout                   # the check of the newest commit
+    # the two compared commits ran twice each, every run kept in its run archive: the check rests on runs
+    archives = sorted((repo / ".asv" / "results" / "box").glob("*.runs.jsonl"))
+    assert len(archives) == 2
+    assert [len(a.read_text().splitlines()) for a in archives] == [2, 2]
     index = repo / ".asv" / "html" / "index.html"
     assert f"Site: {index}" in out.stdout and "machmeter serve --no-build" in out.stdout
     assert "bench_tiny.track_widgets" in index.read_text()

@@ -90,7 +90,7 @@ def measure_round(project, machine: str, commit: str, number: int, bench, quick:
     return RoundLog(commit, number, seconds, status, None)
 
 
-def _alternated(base: str, head: str, rounds: int) -> list[tuple[int, str]]:
+def alternated(base: str, head: str, rounds: int) -> list[tuple[int, str]]:
     order = []
     for number in range(1, rounds + 1):
         pair = (base, head) if number % 2 else (head, base)
@@ -112,14 +112,14 @@ def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 
     if base == head:
         raise MachmeterError(f"base and head are the same commit ({base[:8]})")
     log = PullRequestRuns(base, head)
-    for number, commit in _alternated(base, head, rounds):
+    for number, commit in alternated(base, head, rounds):
         log.rounds.append(measure_round(project, machine, commit, number, bench, quick, extra, run_asv))
     report = compare_revisions(project, base, head, machine, config)
     flagged = sorted({change.benchmark for change in report.regressions})
     if flagged and confirm_rounds:
         log.confirmed = flagged
         only = [f"^{re.escape(name)}$" for name in flagged]
-        for number, commit in _alternated(head, base, confirm_rounds):  # the head first: it ran last
+        for number, commit in alternated(head, base, confirm_rounds):  # the head first: it ran last
             entry = measure_round(project, machine, commit, rounds + number, only, quick, extra, run_asv)
             entry.benchmarks = flagged
             log.rounds.append(entry)

@@ -19,6 +19,8 @@ def add_arguments(parser):
     parser.add_argument("--machine", help="asv machine name (default: the host name)")
     parser.add_argument("--bench", action="append", default=[], help="only benchmarks matching this regex (repeatable)")
     parser.add_argument("--quick", action="store_true", help="asv --quick: one sample per benchmark")
+    parser.add_argument("--check-rounds", type=int, default=2,
+                        help="runs of each of the newest two commits that the check compares (default 2; 1: the history's run only)")
 
 
 def last_commits(repo_path: str, count: int) -> list[str]:
@@ -82,6 +84,15 @@ def run(args) -> int:
         print(f"machmeter demo: warning: {warning}", file=sys.stderr)
     print()
     print(measured_table(results, commits, machine=machine))
+    if len(commits) >= 2 and args.check_rounds > 1:
+        # one run a side cannot tell a change from how runs differ: measure the newest two commits again,
+        # alternated (head first: the history ran base before head), each run kept in the run archive
+        from machmeter.pull_request_runs import alternated, measure_round
+
+        print(f"\nmachmeter demo: {args.check_rounds - 1} more run(s) of the newest two commits, alternated, "
+              "so that the check rests on runs, not on one process's samples", flush=True)
+        for number, commit in alternated(commits[-1], commits[-2], args.check_rounds - 1):
+            measure_round(project, machine, commit, number + 1, args.bench, args.quick, (), run_asv)
     if len(commits) >= 2:
         print(f"\n$ machmeter check --base {commits[-2][:8]} --head {commits[-1][:8]} --machine {machine}")
         print(verdict_of_last_commit(project, commits, machine), end="")
