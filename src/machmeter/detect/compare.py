@@ -203,7 +203,7 @@ def compare(before: Observation | None, after: Observation | None, policy: Polic
     ratio = a / b if b > 0 else None
     change = relative_change(b, a)
     direction = "regression" if worse(b, a, policy.higher_is_better) else "improvement"
-    size = _describe_change(b, a, change)
+    size = describe_change(b, a, change)
 
     def result(verdict: str, significant: bool, method: str, p_value: float | None, reason: str):
         return Comparison(b, a, ratio, change, verdict, significant, method, p_value, reason)
@@ -279,7 +279,7 @@ def _lifecycle(before: Observation | None, after: Observation | None) -> Compari
     return None
 
 
-def _describe_change(before: float, after: float, change: float) -> str:
+def describe_change(before: float, after: float, change: float) -> str:
     if math.isinf(change):
         return f"{_fmt(before)} -> {_fmt(after)} (relative change undefined: the base is 0)"
     return f"{_fmt(before)} -> {_fmt(after)} ({change:+.1%})"

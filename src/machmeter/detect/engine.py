@@ -8,9 +8,9 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
-from machmeter.detect.compare import Observation, compare, policy_for
+from machmeter.detect.compare import Observation, compare, describe_change, policy_for
 from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noise
-from machmeter.detect.runs import DEFAULT_CONFIDENCE, adjust_p_values, prior_floor, run_evidence
+from machmeter.detect.runs import adjust_p_values, prior_floor, run_evidence
 from machmeter.kinds import BY_THRESHOLD, BY_TOLERANCE, KINDS, beyond_tolerance, worse
 from machmeter.series import Series, SeriesKey, is_measured, meaning_warnings, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
@@ -160,12 +160,6 @@ def _change_record(series: Series, base: str, head: str, before: float, after: f
         higher_is_better=series.meaning.higher_is_better, confidence=confidence, method=method, reason=reason)
 
 
-def _describe(before: float, after: float, change: float) -> str:
-    if math.isinf(change):
-        return f"{before:.4g} -> {after:.4g} (relative change undefined: the base is 0)"
-    return f"{before:.4g} -> {after:.4g} ({change:+.1%})"
-
-
 def check_revisions(series_list: list[Series], base: str, head: str, config: MachmeterConfig,
                     acknowledgements: list[Acknowledgement],
                     noises: dict[SeriesKey, RunToRunNoise] | None = None,
@@ -180,7 +174,7 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
     run-state series keep :func:`machmeter.detect.compare.compare`'s rules."""
     report = CheckReport(mode="revisions", base=base, head=head, warnings=meaning_warnings(series_list))
     noises = noises or {}
-    confidence = getattr(config, "confidence", DEFAULT_CONFIDENCE)
+    confidence = config.confidence
     no_noise_because = no_noise_because or f"fewer than {MIN_NOISE_RUNS} earlier runs on their machine"
     tested = []  # (series, evidence, policy) waiting for the comparison-wide adjustment
     prior_only = 0
@@ -227,9 +221,9 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
             f"({no_noise_because}): a change inside the kind's prior (e.g. {prior_floor('time'):.0%} for times) is "
             "inconclusive, not a verdict; measure several runs a side (machmeter run-pr) or keep a history")
     if report.inconclusive:
-        worse = sum(c.direction == REGRESSION for c in report.inconclusive)
+        worse_count = sum(c.direction == REGRESSION for c in report.inconclusive)
         report.warnings.append(
-            f"{len(report.inconclusive)} change(s) beyond their threshold are inconclusive ({worse} of them worse): "
+            f"{len(report.inconclusive)} change(s) beyond their threshold are inconclusive ({worse_count} of them worse): "
             f"the runs cannot tell them from run-to-run noise at {confidence:.0%} confidence")
     report.sort()
     return report
@@ -238,7 +232,7 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
 def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | None, policy, confidence: float,
                 base: str, head: str, acknowledgements: list[Acknowledgement]) -> None:
     before, after, change = evidence.before, evidence.after, evidence.change
-    size = _describe(before, after, change)
+    size = describe_change(before, after, change)
     difference = after - before
     if difference == 0 or abs(change) < policy.threshold or (
             policy.tolerance_abs is not None and abs(difference) <= policy.tolerance_abs):

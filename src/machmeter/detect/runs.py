@@ -36,8 +36,7 @@ from typing import Sequence
 import numpy as np
 
 from machmeter.detect.noise import NOISE_MULTIPLIERS, RunToRunNoise
-
-DEFAULT_CONFIDENCE = 0.95
+from machmeter.kinds import relative_change
 
 # The prior (machmeter.kinds: Kind.prior_sigma) is conservative on purpose: two processes of unchanged
 # code on a GPU host differ by 10-20% (launch-bound MD steps, small encoders), tail latencies more;
@@ -100,7 +99,7 @@ def run_evidence(before_runs: Sequence[float], after_runs: Sequence[float], kind
     y = np.asarray(after_runs, dtype=float)
     before, after = float(np.median(x)), float(np.median(y))
     level = abs(before) if before != 0 else (abs(after) or 1.0)
-    change = (after - before) / abs(before) if before != 0 else (0.0 if after == before else math.copysign(math.inf, after - before))
+    change = relative_change(before, after)
     xr, yr = x / level, y / level
     n, m = len(x), len(y)
     own_df = n + m - 2
