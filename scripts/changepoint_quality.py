@@ -51,7 +51,7 @@ if ROOT not in sys.path:
 
 from machmeter.detect.engine import HISTORY_DEFAULT_FLOOR  # noqa: E402
 from scripts.synthetic_history import (  # noqa: E402
-    DEFAULT_SEED, KINDS, MAGNITUDES, LabelledSeries, TrueChange, labelled_series, make_series,
+    DEFAULT_SEED, KIND_WEIGHTS, KINDS, MAGNITUDES, LabelledSeries, TrueChange, labelled_series, make_series,
 )
 
 TOLERANCE = 3
@@ -96,10 +96,18 @@ def _from_breaks(pos: np.ndarray, x: np.ndarray, breaks: Sequence[int], floor: f
 
 
 def detect_machmeter(values, floor: float, **options) -> list[Detection]:
+    """What ``machmeter check --history`` reports: the change points that meet the configured confidence
+    (the engine's gate, where the machmeter on the path has one: run the script with an older
+    machmeter's src on PYTHONPATH for the old behaviour, side by side)."""
+    from machmeter.config import MachmeterConfig
+    from machmeter.detect import engine
     from machmeter.detect.changepoints import find_change_points
 
-    return [Detection(p.index, p.relative_change)
-            for p in find_change_points(values, min_relative_change=floor, **options)]
+    points = find_change_points(values, min_relative_change=floor, **options)
+    gate = getattr(engine, "split_by_confidence", None)
+    if gate is not None:
+        points = gate(points, MachmeterConfig().confidence)[0]
+    return [Detection(p.index, p.relative_change) for p in points]
 
 
 def detect_asv(values, floor: float) -> list[Detection]:
@@ -301,7 +309,7 @@ def evaluate(name: str, series: Sequence[LabelledSeries], detector: Detector | N
 def speed(detector: Detector, n_series: int = 300, length: int = 2000, seed: int = 1, floor: float = DEFAULT_FLOOR):
     """Seconds to run detector over n_series GPU-like series of `length` commits (kinds mixed)."""
     rng = np.random.default_rng(seed)
-    series = [make_series(rng, length, str(rng.choice(KINDS, p=(0.5, 0.25, 0.125, 0.125))),
+    series = [make_series(rng, length, str(rng.choice(KINDS, p=KIND_WEIGHTS)),
                           int(rng.integers(0, 5))) for _ in range(n_series)]
     started = time.perf_counter()
     for s in series:
@@ -404,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--noise-only", type=int, default=600, help="noise-only series")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated: " + ", ".join(METHODS))
     parser.add_argument("--quick", action="store_true", help="300 + 150 series, machmeter and asv only")
+    parser.add_argument("--run-level", action="store_true",
+                        help="the labelled set with run-level noise (sticky two-level flips, process offsets)")
     parser.add_argument("--no-speed", action="store_true", help="skip the 300 x 2,000 speed figure")
     parser.add_argument("--tune", nargs="?", const="ruptures,e-divisive,machmeter", metavar="METHODS",
                         help="tuning grids on the tuning seed (default: ruptures,e-divisive,machmeter)")
@@ -420,9 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.series, args.noise_only = 300, 150
         methods = [m for m in methods if m in ("machmeter", "asv")]
-    series = labelled_series(seed=args.seed, n_series=args.series, n_noise_only=args.noise_only)
+    series = labelled_series(seed=args.seed, n_series=args.series, n_noise_only=args.noise_only,
+                             run_level=args.run_level)
     n_changes = sum(len(s.changes) for s in series)
-    print(f"labelled set: seed {args.seed}, {args.series} series with {n_changes} changes + {args.noise_only} "
+    print(f"labelled set{' (run-level noise)' if args.run_level else ''}: seed {args.seed}, {args.series} series with {n_changes} changes + {args.noise_only} "
           f"noise-only series ({sum(len(s.values) for s in series if s.noise_only)} commits); "
           f"match: same direction, +-{TOLERANCE} commits; floors: sens {SENSITIVE_FLOOR:g}, dflt {DEFAULT_FLOOR:g}")
     rows = {}

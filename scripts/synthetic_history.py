@@ -9,7 +9,14 @@ Every series is ordered by commit (oldest first) and knows its true change point
   upper one 0.2-0.8, fixed per series), 0.2-1 % noise around each, spikes as above;
 - ``memory``: bytes, integers, noiseless for half the series and 1e-7-1e-5 relative noise otherwise,
   rare allocator spikes;
-- ``accuracy``: 0.5-0.99, relative noise 1e-7-1e-5.
+- ``accuracy``: 0.5-0.99, relative noise 1e-7-1e-5;
+- ``flipping`` (run-level noise): a GPU or runner that sits in one of two states for several runs in a
+  row (clocks, placement, two kinds of CI runner): a sticky two-state chain (each run keeps the state of
+  the one before with probability 0.75-0.97, so a state lasts 4-33 runs on average) puts the value
+  1.5-4 % above the lower level, 0.3-1.5 % noise around each;
+- ``process`` (run-level noise): every run is a new process whose level differs from the others' by
+  2-8 % (sigma, log-normal; two processes of the same code differ by 10-20 % on a GPU host), heavier
+  tails for 40 % of the series, spikes as for timings.
 
 Every series has failed (None, 0-4 %) and skipped (NaN, 0-3 %) points, and a fifth of them a run of
 3-12 failed commits. Changes are steps of 2, 3, 4, 5, 7, 10, 15 or 25 %, up or down (after a step the
@@ -35,8 +42,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 MAGNITUDES = (0.02, 0.03, 0.04, 0.05, 0.07, 0.10, 0.15, 0.25)
-KINDS = ("timing", "bimodal", "memory", "accuracy")
-KIND_WEIGHTS = (0.5, 0.25, 0.125, 0.125)
+KINDS = ("timing", "bimodal", "memory", "accuracy", "flipping", "process")
+KIND_WEIGHTS = (0.5, 0.25, 0.125, 0.125, 0.0, 0.0)
+# ``labelled_series(run_level=True)``: what histories of GPU runners look like between runs (the issue
+# "Verdicts that hold on real runs"): sticky two-level flips and process-to-process offsets.
+RUN_LEVEL_WEIGHTS = (0.25, 0.1, 0.1, 0.1, 0.3, 0.15)
 EDGE_GAP = 15   # commits between a change and either end of the series
 MIN_GAP = 25    # commits between two changes
 DEFAULT_SEED = 20240601
@@ -114,7 +124,7 @@ def make_series(rng: np.random.Generator, length: int, kind: str, n_changes: int
         magnitudes.append(float(rng.choice(MAGNITUDES)))
         previous = sign
 
-    if kind == "timing":
+    if kind in ("timing", "flipping", "process"):
         base = _log_uniform(rng, 1e-4, 10.0)
     elif kind == "bimodal":
         base = _log_uniform(rng, 1e-3, 1.0)
@@ -129,9 +139,11 @@ def make_series(rng: np.random.Generator, length: int, kind: str, n_changes: int
         level[position:] = current
 
     noise, gap = 0.0, 0.0
-    if kind in ("timing", "bimodal"):
+    if kind in ("timing", "bimodal", "process"):
         if kind == "timing":
             noise = _log_uniform(rng, 0.005, 0.03)
+        elif kind == "process":
+            noise = _log_uniform(rng, 0.02, 0.08)
         else:
             noise = _log_uniform(rng, 0.002, 0.01)
             gap = float(rng.uniform(0.02, 0.05))
@@ -143,6 +155,18 @@ def make_series(rng: np.random.Generator, length: int, kind: str, n_changes: int
         if kind == "bimodal":
             upper = rng.random(length) < rng.uniform(0.2, 0.8)
             values = values * np.where(upper, 1.0 + gap, 1.0)
+        rate = float(rng.uniform(0.0, 0.03)) if rng.random() < 0.7 else 0.0
+        values = values * _spikes(rng, length, rate, kind)
+    elif kind == "flipping":
+        noise = _log_uniform(rng, 0.003, 0.015)
+        gap = float(rng.uniform(0.015, 0.04))
+        stay = float(rng.uniform(0.75, 0.97))
+        state = np.empty(length, dtype=bool)
+        state[0] = rng.random() < 0.5
+        keep = rng.random(length) < stay
+        for i in range(1, length):
+            state[i] = state[i - 1] if keep[i] else not state[i - 1]
+        values = level * np.exp(noise * rng.standard_normal(length)) * np.where(state, 1.0 + gap, 1.0)
         rate = float(rng.uniform(0.0, 0.03)) if rng.random() < 0.7 else 0.0
         values = values * _spikes(rng, length, rate, kind)
     elif kind == "memory":
@@ -182,13 +206,15 @@ def make_series(rng: np.random.Generator, length: int, kind: str, n_changes: int
 
 
 def labelled_series(seed: int = DEFAULT_SEED, n_series: int = 1200, n_noise_only: int = 400,
-                    length: tuple[int, int] = (100, 400)) -> list[LabelledSeries]:
+                    length: tuple[int, int] = (100, 400), run_level: bool = False) -> list[LabelledSeries]:
     """A labelled set: ``n_series`` series with 1-4 changes, then ``n_noise_only`` without any, kinds
-    mixed by ``KIND_WEIGHTS``, lengths uniform in ``length`` (inclusive)."""
+    mixed by ``KIND_WEIGHTS`` (``RUN_LEVEL_WEIGHTS`` with ``run_level``: flips and process offsets),
+    lengths uniform in ``length`` (inclusive)."""
     rng = np.random.default_rng(seed)
+    weights = RUN_LEVEL_WEIGHTS if run_level else KIND_WEIGHTS
     out = []
     for i in range(n_series + n_noise_only):
-        kind = str(rng.choice(KINDS, p=KIND_WEIGHTS))
+        kind = str(rng.choice(KINDS, p=weights))
         size = int(rng.integers(length[0], length[1] + 1))
         n_changes = int(rng.integers(1, 5)) if i < n_series else 0
         out.append(make_series(rng, size, kind, n_changes, name=f"{kind}-{i:05d}"))

@@ -262,6 +262,13 @@ def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | 
                                                   f"{size}, not significant at {confidence:.0%} ({detail}); inconclusive"))
 
 
+def split_by_confidence(points: list, confidence: float) -> tuple[list, list]:
+    """(reported, inconclusive): the change points at or above ``confidence`` (config.confidence) and those
+    below it, which are shown as inconclusive and never fail."""
+    reported = [p for p in points if p.confidence >= confidence]
+    return reported, [p for p in points if p.confidence < confidence]
+
+
 def check_history(series_list: list[Series], config: MachmeterConfig,
                   acknowledgements: list[Acknowledgement]) -> CheckReport:
     """Change points over every series' whole history, in both directions."""
