@@ -274,6 +274,23 @@ class ResultFile:
     rows: list[tuple[str, tuple, list, str | None, dict]]  # (benchmark, combinations, values, version, row)
     run_params: dict = field(default_factory=dict)  # the machine's fingerprint when this run was made
 
+    @property
+    def run(self) -> "RunRecord":
+        """What this run says of itself: the fingerprint stored with it and when asv started it (the
+        earliest benchmark's ``started_at``; asv's ``date`` is the commit's, not the run's)."""
+        times = [row.get("started_at") for *_, row in self.rows]
+        times = [t for t in times if _is_number(t) and math.isfinite(t)]
+        return RunRecord(self.run_params, int(min(times)) if times else None)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One asv run of one commit on one machine and environment: the fingerprint (the result file's
+    ``params``) and when it started (ms since the epoch, None where asv wrote no ``started_at``)."""
+
+    params: dict
+    started_at: int | None
+
 
 def read_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> ResultFile:
     try:

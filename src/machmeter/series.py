@@ -12,11 +12,11 @@ import math
 import os
 from array import array
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from machmeter.config import MachmeterConfig
 from machmeter.kinds import declared_kind, default_higher_is_better, kind_for_unit
-from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet, ResultsFolder, read_result_file
+from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet, ResultsFolder, RunRecord, read_result_file
 
 
 
@@ -201,6 +201,8 @@ class History:
     commits: list[str]        # every commit kept, in series order (oldest first)
     dates: dict[str, int]     # commit -> the date asv recorded (ms since the epoch; 0 where it had none)
     branch_length: int        # commits[:branch_length] are the branch's history, the rest are off it
+    # (machine, env_name, commit) -> the run's fingerprint and start time (environment shifts)
+    runs: dict[tuple[str, str, str], RunRecord] = field(default_factory=dict)
 
 
 _STAT_KEYS = ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75")
@@ -245,12 +247,14 @@ def _read_blocks(folder: ResultsFolder, files: list, config: MachmeterConfig, st
     commits' dates and the warnings of the files skipped."""
     blocks: dict[tuple, _Block] = {}
     dates: dict[str, int] = {}
+    runs: dict[tuple[str, str, str], RunRecord] = {}
     ignored: dict[str, bool] = {}
     parameter_sets: dict[int, tuple] = {}  # the loader shares one tuple per parameter set: key it once
     share = ResultsFolder(folder.path, folder.benchmarks, folder.machines, files, [])
     for parsed in share.read(read_result_file):
         dates.setdefault(parsed.commit, parsed.date or 0)
         commit, machine_name, env_name = parsed.commit, parsed.machine, parsed.env_name
+        runs[(machine_name, env_name, commit)] = parsed.run
         for name, combinations, values, version, row in parsed.rows:
             if ignored.setdefault(name, config.ignored(name)):
                 continue
@@ -266,7 +270,7 @@ def _read_blocks(folder: ResultsFolder, files: list, config: MachmeterConfig, st
             block.rows.append(values)
             if stats:
                 block.stats.append(_row_stats(row, len(combinations)))
-    return blocks, dates, share.warnings
+    return blocks, dates, runs, share.warnings
 
 
 def load_history(results_dir: str, git_order: list[str] | None, config: MachmeterConfig,
@@ -297,7 +301,9 @@ def read_history(results_dir: str, git_order: list[str] | None, config: Machmete
                        [folder.files[i:i + size] for i in range(0, len(folder.files), size)])
     blocks: dict[tuple, _Block] = {}
     dates: dict[str, int] = {}
-    for part_blocks, part_dates, part_warnings in parts:
+    runs: dict[tuple[str, str, str], RunRecord] = {}
+    for part_blocks, part_dates, part_runs, part_warnings in parts:
+        runs.update(part_runs)
         for key, block in part_blocks.items():
             joined = blocks.get(key)
             if joined is None:
@@ -363,7 +369,7 @@ def read_history(results_dir: str, git_order: list[str] | None, config: Machmete
         series.append(item)
     series = _sorted(series)
     return History(series, folder.benchmarks, folder.machines, folder.warnings + meaning_warnings(series),
-                   order, {c: dates[c] for c in order}, branch_length)
+                   order, {c: dates[c] for c in order}, branch_length, runs)
 
 
 def is_measured(value: float | None) -> bool:

@@ -11,6 +11,7 @@ from machmeter.config import MachmeterConfig
 from machmeter.detect.compare import Observation, compare, describe_change, policy_for
 from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noise
 from machmeter.detect.runs import adjust_p_values, prior_floor, run_evidence
+from machmeter.detect.shifts import EnvironmentShift, fold_environment_shifts
 from machmeter.kinds import BY_THRESHOLD, BY_TOLERANCE, KINDS, beyond_tolerance, worse
 from machmeter.series import Series, SeriesKey, is_measured, meaning_warnings, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
@@ -73,6 +74,8 @@ class CheckReport:
     head: str | None = None
     machines: dict[str, dict] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # history mode: changes the runner made (machmeter.detect.shifts), each one event, never a FAIL
+    environment_shifts: list[EnvironmentShift] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -270,13 +273,35 @@ def split_by_confidence(points: list, confidence: float) -> tuple[list, list]:
 
 
 def check_history(series_list: list[Series], config: MachmeterConfig,
-                  acknowledgements: list[Acknowledgement]) -> CheckReport:
-    """Change points over every series' whole history, in both directions."""
+                  acknowledgements: list[Acknowledgement], runs: dict | None = None,
+                  commit_order: list[str] | None = None) -> CheckReport:
+    """Change points over every series' whole history, in both directions. ``runs`` (History.runs) and
+    ``commit_order`` (History.commits) let the changes that the runner made be folded into environment
+    shifts (:mod:`machmeter.detect.shifts`)."""
     report = CheckReport(mode="history")
     for series, points in zip(series_list, history_change_points(series_list, config)):
-        _add_history_changes(report, series, points, acknowledgements)
+        _add_history_changes(report, series, points, acknowledgements, config.confidence)
+    _fold_shifts(report, series_list, runs or {}, commit_order or [], config.confidence)
     report.sort()
     return report
+
+
+def _fold_shifts(report: CheckReport, series_list: list[Series], runs: dict, commit_order: list[str],
+                 confidence: float) -> None:
+    kept, report.environment_shifts = fold_environment_shifts(
+        report.regressions + report.improvements, series_list, runs, commit_order, report.inconclusive)
+    report.regressions = [c for c in kept if c.direction == REGRESSION]
+    report.improvements = [c for c in kept if c.direction == IMPROVEMENT]
+    if report.environment_shifts:
+        folded = sum(s.series_count for s in report.environment_shifts)
+        report.warnings.append(
+            f"{len(report.environment_shifts)} environment shift(s) ({folded} series changes) put on the runner, "
+            "not the code (fingerprint change, gap in run dates, or the same series elsewhere did not move): "
+            "shown once each, not failing")
+    low = [c for c in report.inconclusive if c.method == "change-point"]
+    if low:
+        report.warnings.append(f"{len(low)} history change(s) below the {confidence:.0%} "
+                               "confidence are shown as inconclusive, not failing")
 
 
 def history_change_points(series_list: list[Series], config: MachmeterConfig) -> list[list | None]:
@@ -296,7 +321,7 @@ def history_change_points(series_list: list[Series], config: MachmeterConfig) ->
 
 
 def _add_history_changes(report: CheckReport, series: Series, points: list | None,
-                         acknowledgements: list[Acknowledgement]) -> None:
+                         acknowledgements: list[Acknowledgement], confidence: float) -> None:
     if not any(is_measured(v) for v in series.values):
         report.skipped += 1
         return
@@ -310,7 +335,7 @@ def _add_history_changes(report: CheckReport, series: Series, points: list | Non
         if (KINDS[meaning.kind].judged_by == BY_TOLERANCE
                 and not beyond_tolerance(point.before, point.after, meaning.tolerance_abs, meaning.tolerance_rel)):
             continue
-        report.add(Change(
+        change = Change(
             benchmark=series.key.benchmark, params=series.key.params_dict, machine=series.key.machine,
             env_name=series.key.env_name, commit=commits[point.index],
             commit_range=(commits[point.previous_index], commits[point.index]),
@@ -318,18 +343,43 @@ def _add_history_changes(report: CheckReport, series: Series, points: list | Non
             direction=REGRESSION if worse(point.before, point.after, meaning.higher_is_better) else IMPROVEMENT,
             kind=meaning.kind, unit=meaning.unit,
             higher_is_better=meaning.higher_is_better, confidence=point.confidence, method="change-point",
-        ), acknowledgements)
+        )
+        if point.confidence < confidence:
+            change.reason = f"confidence {point.confidence:.2f}, below the {confidence:.0%} required; inconclusive"
+            report.inconclusive.append(change)
+            continue
+        report.add(change, acknowledgements)
 
 
 def history_reports(series_list: list[Series], config: MachmeterConfig,
-                    acknowledgements: list[Acknowledgement]) -> list[CheckReport]:
-    """One ``check_history`` report per series (what the site shows on each series' row), with the
-    change points of all series found at once."""
+                    acknowledgements: list[Acknowledgement], runs: dict | None = None,
+                    commit_order: list[str] | None = None) -> list[CheckReport]:
+    """One history report per series (what the site shows on each series' row), from one check of all
+    series at once: each report holds its series' changes and the environment shifts it is part of."""
+    whole = check_history(series_list, config, acknowledgements, runs, commit_order)
+    mine: dict[tuple, list[tuple[str, Change]]] = {}
+    for name in ("regressions", "improvements", "acknowledged", "inconclusive"):
+        for change in getattr(whole, name):
+            mine.setdefault(_series_identity(change), []).append((name, change))
+    shifts_of: dict[tuple, list[EnvironmentShift]] = {}
+    for shift in whole.environment_shifts:
+        for key in shift.series_keys:
+            shifts_of.setdefault(key, []).append(shift)
     reports = []
-    for series, points in zip(series_list, history_change_points(series_list, config)):
-        report = CheckReport(mode="history")
-        _add_history_changes(report, series, points, acknowledgements)
+    for series in series_list:
+        key = (series.key.benchmark, series.key.params, series.key.machine, series.key.env_name)
+        report = CheckReport(mode="history", series_checked=1 if any(is_measured(v) for v in series.values) else 0,
+                             environment_shifts=shifts_of.get(key, []))
+        for name, change in mine.get(key, ()):
+            getattr(report, name).append(change)
+        if not report.series_checked:
+            report.skipped = 1
+        elif not (report.regressions or report.improvements or report.acknowledged):
+            report.unchanged = 1
         report.sort()
         reports.append(report)
     return reports
 
+
+def _series_identity(change: Change) -> tuple:
+    return (change.benchmark, tuple(change.params.items()), change.machine, change.env_name)

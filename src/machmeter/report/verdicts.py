@@ -12,6 +12,11 @@ JSON schema (``machmeter check --format json``)::
       "regressions": [Change...], "improvements": [Change...], "acknowledged": [Change...],
       "inconclusive": [Change...]  (beyond the threshold, not significant at the configured confidence),
       "failures": [{"benchmark", "params", "machine", "commit", "reason"}...],
+      "environment_shifts": [{"machine", "env_names", "commit", "commit_range", "series_count", "series_total",
+                              "regressions", "improvements", "median_change", "evidence": [str],
+                              "fingerprint_difference": [[field, before, after]],
+                              "series": [{"benchmark", "params", "env_name", "change", "direction"}]}...]
+                            (history mode: changes the runner made, folded out of regressions, never a FAIL),
       "machines": {"<machine>": {<asv machine.json, GPU fingerprint included>}},
       "warnings": ["<file>: <problem> (skipped)", "<n> of <m> ... no run-to-run noise estimate ...", ...]
     }
@@ -32,6 +37,7 @@ import re
 
 from machmeter import __version__
 from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, CheckReport
+from machmeter.detect.shifts import EnvironmentShift
 from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
 
@@ -46,6 +52,7 @@ def summary(report: CheckReport) -> dict:
         "acknowledged": len(report.acknowledged),
         "inconclusive": len(report.inconclusive),
         "failures": len(report.failures),
+        "environment_shifts": len(report.environment_shifts),
         "unchanged": report.unchanged,
         "skipped": report.skipped,
         "failed": report.failed,
@@ -63,6 +70,7 @@ def to_json(report: CheckReport) -> str:
         "acknowledged": [c.to_dict() for c in report.acknowledged],
         "inconclusive": [c.to_dict() for c in report.inconclusive],
         "failures": report.failures,
+        "environment_shifts": [shift.to_dict() for shift in report.environment_shifts],
         "machines": report.machines,
         "warnings": report.warnings,
     }
@@ -100,6 +108,13 @@ def _rows(changes: list[Change]) -> list[list[str]]:
              "" if c.confidence is None else f"{c.confidence:.3f}"] for c in changes]
 
 
+def _shift_line(shift: EnvironmentShift) -> str:
+    where = shift.commit[:8] if shift.commit_range[0] == shift.commit else f"{shift.commit_range[0][:8]}..{shift.commit[:8]}"
+    return (f"{shift.machine} at {where}: {shift.series_count} of {shift.series_total} series moved "
+            f"(median {_percent(shift.median_change)}; {shift.regressions} worse, {shift.improvements} better): "
+            + "; ".join(shift.evidence))
+
+
 def limits(report: CheckReport) -> list[str]:
     """What limits the verdict (no noise estimate, inconclusive changes, other machines, files skipped):
     said beside the verdict in every format, not only on standard error."""
@@ -120,6 +135,9 @@ def to_text(report: CheckReport) -> str:
         lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         if title == "Acknowledged":
             lines += [f"  {c.label} on {c.machine}: {c.acknowledged}" for c in changes]
+    if report.environment_shifts:
+        lines += ["", "Environment shifts (the runner, not the code; not failing):"]
+        lines += [f"  {_shift_line(shift)}" for shift in report.environment_shifts]
     if report.failures:
         lines += ["", "Failing at head:"]
         lines += [f"  {f['benchmark']}{f['params'] or ''} on {f['machine']}: {f['reason']}" for f in report.failures]
@@ -228,6 +246,13 @@ def _markdown(report: CheckReport, site_url: str | None, details_url: str | None
         lines += ["### Regressions", "", *_markdown_table(performance, machines, cap, more), ""]
     if accuracy:
         lines += ["### Accuracy drops", "", *_markdown_table(accuracy, machines, cap, more), ""]
+    if report.environment_shifts:
+        shifts = report.environment_shifts if cap is None else report.environment_shifts[:max(cap, 1)]
+        lines += ["### Environment shifts (the runner changed, not the code: never a FAIL)", ""]
+        lines += [f"- {_cell(_shift_line(shift))}" for shift in shifts]
+        if len(shifts) < len(report.environment_shifts):
+            lines.append(f"- _… {len(report.environment_shifts) - len(shifts)} more not shown: {more}_")
+        lines.append("")
     if report.failures:
         shown = report.failures if cap is None else report.failures[:cap]
         lines += ["### Failing at head", ""]
@@ -309,6 +334,10 @@ _CHANGE_FIELDS = {
     "unit": str, "higher_is_better": bool, "confidence": (int, float, type(None)), "method": str, "reason": str,
     "acknowledged": (str, type(None)),
 }
+_SHIFT_FIELDS = {
+    "machine": str, "env_names": list, "commit": str, "commit_range": list, "series_count": int, "series_total": int,
+    "regressions": int, "improvements": int, "median_change": (int, float), "evidence": list,
+}
 _FAILURE_FIELDS = {"benchmark": str, "params": (dict, type(None)), "machine": str, "commit": str, "reason": str}
 
 
@@ -375,6 +404,20 @@ def report_from_json(text: str, source: str) -> CheckReport:
         fail("failures is not a list")
     report.failures = [_checked(entry, _FAILURE_FIELDS, fail, f"failures[{index}]")
                        for index, entry in enumerate(failures)]
+    shifts = data.get("environment_shifts", [])
+    if not isinstance(shifts, list):
+        fail("environment_shifts is not a list")
+    for index, entry in enumerate(shifts):
+        where = f"environment_shifts[{index}]"
+        fields = _checked(entry, _SHIFT_FIELDS, fail, where)
+        if not all(isinstance(e, str) for e in fields["evidence"]) or not all(
+                isinstance(e, str) for e in fields["env_names"]):
+            fail(f"{where}: evidence and env_names must be lists of strings")
+        if len(fields["commit_range"]) != 2:
+            fail(f"{where}.commit_range needs two commits")
+        _commit(fields["commit"], fail, f"{where}.commit")
+        fields["commit_range"] = tuple(_commit(c, fail, f"{where}.commit_range") for c in fields["commit_range"])
+        report.environment_shifts.append(EnvironmentShift(**fields))
     machines = data.get("machines", {})
     if not isinstance(machines, dict) or not all(
             isinstance(info, dict) and all(isinstance(v, (str, int, float, bool, type(None))) for v in info.values())

@@ -378,6 +378,9 @@ def _chart(entry: SiteSeries, values, exponent: int, flagged: set[int]) -> dict:
             "change": _finite(m.change.change),
             "direction": m.change.direction, "ack": m.change.acknowledged, "open": m.open,
         } for m in entry.marks]
+    if entry.shifts:
+        chart["shifts"] = [{"at": m.at, "since": m.since, "change": _finite(m.change), "evidence": m.evidence}
+                           for m in entry.shifts]
     if flagged:
         flags = [x for x in xs.tolist() if x in flagged]
         if flags:

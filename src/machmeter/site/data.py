@@ -93,6 +93,17 @@ class ChangeMark:
 
 
 @dataclass
+class ShiftMark:
+    """An environment shift on a series' chart: where, how much this series moved, and why it is the
+    runner's."""
+
+    at: int
+    since: int
+    change: float
+    evidence: list[str]
+
+
+@dataclass
 class SiteSeries:
     id: str
     index: int                        # position in the site's series index (data/series.json)
@@ -106,6 +117,8 @@ class SiteSeries:
     latest_at: int | None             # its commit index
     last_failed: bool                 # the history's last run failed
     marks: list[ChangeMark] = field(default_factory=list)
+    # environment shifts this series moved in (machmeter.detect.shifts): charted, never a regression
+    shifts: list[ShiftMark] = field(default_factory=list)
     positions: array = field(default_factory=lambda: array("l"), repr=False)  # commit index of each commit
     current: bool = True              # the newest version of its benchmark, parameters, machine, environment
     policy: Policy | None = None      # the check's (series_policy), with the series' noise where it has one
@@ -430,15 +443,22 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
     branches = [_history_part(item, position, commits.branch_length) for item in history.series]
     # the change points of every series at once (on all cores), one report per series
     checked_branches = [branch for branch in branches if branch is not None]
-    reports = dict(zip(map(id, checked_branches), history_reports(checked_branches, config, acknowledgements)))
+    branch_commits = history.commits[:commits.branch_length]
+    reports = dict(zip(map(id, checked_branches), history_reports(checked_branches, config, acknowledgements,
+                                                                   history.runs, branch_commits)))
     for item, branch in zip(history.series, branches):
         sid = series_id(item)
         while sid in used_ids:  # never two files for one id
             sid = short_id(sid)
         used_ids.add(sid)
         marks: list[ChangeMark] = []
+        shifts: list[ShiftMark] = []
         if branch is not None:
             report = reports[id(branch)]
+            shifts = [ShiftMark(position[shift.commit], position[shift.commit_range[0]], change.change, shift.evidence)
+                      for shift in report.environment_shifts for change in shift.changes
+                      if (change.benchmark, tuple(change.params.items()), change.env_name)
+                      == (item.key.benchmark, item.key.params, item.key.env_name)]
             checked += report.series_checked
             skipped += report.skipped
             marks = mark_changes(report.regressions + report.improvements + report.acknowledged, position,
@@ -459,7 +479,7 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
             status=status, latest=latest,
             latest_at=None if latest_at is None else position[branch.commits[latest_at]],
             last_failed=branch is not None and bool(branch.values) and branch.values[-1] is None,
-            marks=marks, policy=policy, positions=array("l", [position[c] for c in item.commits]),
+            marks=marks, shifts=shifts, policy=policy, positions=array("l", [position[c] for c in item.commits]),
         )
         site_series.append(entry)
     _mark_current(site_series)

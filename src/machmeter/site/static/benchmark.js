@@ -12,7 +12,7 @@
   const logScale = document.getElementById("log-scale");
   const showBand = document.getElementById("show-band");
   const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
-  const STATE_COLOURS = { regression: "#c62828", improvement: "#2e7d32", acknowledged: "#8d6e63" };
+  const STATE_COLOURS = { regression: "#c62828", improvement: "#2e7d32", acknowledged: "#8d6e63", environment: "#6a1b9a" };
   const direction = page.higher_is_better ? "higher is better" : "lower is better";
   let commits = null;
   let drawn = false;
@@ -126,6 +126,20 @@
         });
         marks.forEach((m) => shapes.push({ type: "line", xref: "x", yref: "paper", x0: m.at, x1: m.at, y0: 0, y1: 1,
           line: { color: STATE_COLOURS[m.ack !== null && m.ack !== undefined ? "acknowledged" : m.direction], width: 1, dash: "dot" } }));
+      }
+      if (chart.shifts) {
+        // the runner changed here (machmeter.detect.shifts): one event, not this series' regression
+        chart.shifts.forEach((m) => shapes.push({ type: "line", xref: "x", yref: "paper", x0: m.at, x1: m.at, y0: 0, y1: 1,
+          line: { color: STATE_COLOURS.environment, width: 2, dash: "dash" } }));
+        data.push({
+          x: chart.shifts.map((m) => m.at), y: chart.shifts.map(() => 0.95), yaxis: "y2", type: "scatter", mode: "markers",
+          name: "environment shift", legendgroup: "shifts", showlegend: n === 0,
+          marker: { symbol: "square-open", size: 9, color: STATE_COLOURS.environment, line: { width: 2 } },
+          hovertext: chart.shifts.map((m) => `<b>environment shift ${MM.plotlyText(MM.percent(m.change))}</b>`
+            + m.evidence.map((e) => `<br>${MM.plotlyText(e)}`).join("")
+            + `<br>${MM.plotlyText(commits.hash[m.since].slice(0, 8))}…${MM.plotlyText(commits.hash[m.at].slice(0, 8))}`),
+          hovertemplate: "%{hovertext}<extra></extra>",
+        });
       }
       if (chart.failed) {
         data.push({ x: chart.failed, y: chart.failed.map(() => 0.03), yaxis: "y2", type: "scatter", mode: "markers",
