@@ -266,9 +266,18 @@ def _round(v: float, digits: int = 10) -> float:
     return float(f"{v:.{digits}g}")
 
 
+@dataclass(frozen=True)
+class EnvironmentShiftTruth:
+    machine: str
+    index: int                  # commit position of the first run on the changed runner
+    factor: float               # the common multiplicative move of the series it moved
+    series: tuple               # (benchmark, param values) of the series it moved
+
+
 def write_asv_results(folder: str, *, n_commits: int = 2000, n_series: int = 300, n_machines: int = 3,
                       seed: int = DEFAULT_SEED, max_changes: int = 4, stats: bool = True,
-                      labels_path: str | None = None) -> dict[tuple[str, str, tuple[str, ...]], list[TrueChange]]:
+                      labels_path: str | None = None, run_level: bool = False, environment_shifts: int = 0,
+                      shifts: list | None = None) -> dict[tuple[str, str, tuple[str, ...]], list[TrueChange]]:
     """Write an asv results folder (format version 2) of synthetic histories and return the truth.
 
     ``folder`` gets ``benchmarks.json`` and, per machine ``gpu-runner-<m>``, ``machine.json`` and one
@@ -277,6 +286,11 @@ def write_asv_results(folder: str, *, n_commits: int = 2000, n_series: int = 300
     Commits are ordered by their ``date``. ``stats`` adds the ci_99/quartile/number/repeat columns to
     timing rows (as ``asv run`` writes them). Returns ``{(machine, benchmark, param values): changes}``
     (indices are commit positions); ``labels_path`` also writes it as JSON.
+
+    ``run_level`` draws the timings from the run-level kinds too (sticky flips, process offsets);
+    ``environment_shifts`` runner changes, each on one machine at one commit: the GPU driver in its
+    stored fingerprint changes there and 30-80 % of its timings move by one common factor (3-15 %, either
+    way); they are appended to ``shifts`` (EnvironmentShiftTruth), not to the true changes.
     """
     rng = np.random.default_rng(seed)
     table = _benchmark_table(n_series)
@@ -311,7 +325,9 @@ def write_asv_results(folder: str, *, n_commits: int = 2000, n_series: int = 300
                     row.append(None)
                     continue
                 series_left -= 1
-                if entry["metric_kind"] == "time":
+                if entry["metric_kind"] == "time" and run_level:
+                    kind = str(rng.choice(("timing", "bimodal", "flipping", "process"), p=(0.35, 0.15, 0.3, 0.2)))
+                elif entry["metric_kind"] == "time":
                     kind = "bimodal" if rng.random() < 1 / 3 else "timing"
                 else:
                     kind = entry["metric_kind"]
@@ -321,7 +337,32 @@ def write_asv_results(folder: str, *, n_commits: int = 2000, n_series: int = 300
             values.append(row)
         params = {k: v for k, v in machine_info.items() if k != "version"}
         params["python"] = "3.11"
+        # runner changes of this machine: (commit position, driver from there on)
+        driver_at: list[tuple[int, str]] = []
+        for k in range(environment_shifts):
+            if int(rng.integers(0, n_machines)) != m:
+                continue
+            index = int(rng.integers(EDGE_GAP, n_commits - EDGE_GAP))
+            factor = float(np.exp(rng.choice((-1, 1)) * rng.uniform(math.log(1.03), math.log(1.15))))
+            share = float(rng.uniform(0.3, 0.8))
+            moved = []
+            for entry, row in zip(table, values):
+                if entry["metric_kind"] != "time":
+                    continue
+                for combo, series in zip(combos, row):
+                    if series is not None and rng.random() < share:
+                        for i in range(index, n_commits):
+                            if series[i] is not None and series[i] == series[i]:
+                                series[i] *= factor
+                        moved.append((entry["name"], combo))
+            driver_at.append((index, f"{560 + len(driver_at)}.{int(rng.integers(10, 99))}"))
+            if shifts is not None:
+                shifts.append(EnvironmentShiftTruth(machine, index, factor, tuple(moved)))
+        driver_at.sort()
         for i, commit in enumerate(commits):
+            drivers = [driver for index, driver in driver_at if index <= i]
+            if drivers:
+                params = dict(params, gpu_driver=drivers[-1])
             results = {}
             for entry, row in zip(table, values):
                 # a combination beyond n_series is skipped (NaN), as asv writes a combination that
