@@ -44,10 +44,6 @@ How (measured against ``asv.step_detect``, ruptures and E-divisive by ``scripts/
    once and stay. Measured on the run-level labelled set (``scripts/changepoint_quality.py
    --run-level``: sticky two-level flips, process offsets): F1 0.69 -> 0.85, false alarms on noise-only
    series 41 -> 5 per 10,000 commits; the plain set is unchanged.
-8. **Dependence.** Runs that drift together for a while (states too short or too small to be segments)
-   are less than independent evidence: the confidence's z is shrunk by the lag-1 autocorrelation of the
-   residuals around the segments (``sqrt((1 - rho) / (1 + rho))``).
-
 The result is the list of ``ChangePoint`` (oldest first). ``before``/``after`` are the medians of the
 segments before and after, ``confidence`` is ``1 - p`` of a two-sided Mann-Whitney U test between those
 two segments (distribution-free: it does not trust the noise estimate, so it is lower for short
@@ -385,40 +381,6 @@ def flip_amplitude(levels: Sequence[float]) -> float:
     return float(np.median(repeated)) if repeated else 0.0
 
 
-def _residual_autocorrelation(y: np.ndarray, bounds: list[int]) -> float:
-    """Lag-1 autocorrelation of the values around their segments' medians (0 when negative or too few):
-    runs that drift together for a while (a runner's state that lasts a few runs, too short or too
-    small to be a segment) make neighbouring points less than independent evidence."""
-    residuals = np.concatenate([y[bounds[j]:bounds[j + 1]] - np.median(y[bounds[j]:bounds[j + 1]])
-                                for j in range(len(bounds) - 1)])
-    if residuals.size < 20:
-        return 0.0
-    # robust: clipped at 3 MADs so that a few spikes do not decide it
-    spread = 1.4826 * float(np.median(np.abs(residuals))) or float(np.std(residuals))
-    if spread == 0.0:
-        return 0.0
-    r = np.clip(residuals, -3 * spread, 3 * spread)
-    r = r - r.mean()
-    denominator = float(np.dot(r, r))
-    if denominator == 0.0:
-        return 0.0
-    return max(0.0, float(np.dot(r[1:], r[:-1])) / denominator)
-
-
-def _dependence_adjusted(confidence: float, rho: float) -> float:
-    """A two-sided confidence of independent points, corrected for AR(1) dependence ``rho``: the test's
-    z shrinks by sqrt((1 - rho) / (1 + rho)), the factor by which dependence shrinks the effective number
-    of points."""
-    if rho <= 0.0 or confidence <= 0.0:
-        return confidence
-    from statistics import NormalDist
-
-    p = max(1.0 - confidence, 1e-300)
-    z = NormalDist().inv_cdf(1.0 - p / 2.0) if p > 1e-15 else math.sqrt(-2.0 * math.log(p / 2.0))
-    z *= math.sqrt((1.0 - rho) / (1.0 + rho))
-    return max(0.0, 1.0 - 2.0 * (1.0 - NormalDist().cdf(z)))
-
-
 def _mann_whitney_confidence(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import mannwhitneyu
 
@@ -552,7 +514,6 @@ def find_change_points(values: Sequence[float | None], *, min_relative_change: f
     close_run()
 
     segment_levels = [float(np.median(y[bounds[j]:bounds[j + 1]])) for j in range(len(bounds) - 1)]
-    dependence = _residual_autocorrelation(y, bounds)
     flips = flip_amplitude(segment_levels)
     points = []
     for first, last in selected:
@@ -565,6 +526,6 @@ def find_change_points(values: Sequence[float | None], *, min_relative_change: f
             before=before,
             after=after,
             relative_change=relative,
-            confidence=_dependence_adjusted(_mann_whitney_confidence(x[lo:start], x[end:hi]), dependence),
+            confidence=_mann_whitney_confidence(x[lo:start], x[end:hi]),
         ))
     return points

@@ -41,6 +41,8 @@ COUNTERPART_MOVED = 0.5
 COUNTERPART_MIN = 3
 # Run parameters that identify rather than describe the machine: never evidence of a change.
 _IDENTITY_KEYS = {"machine", "version"}
+# commits between a change and a shift of its machine within which the change is part of the shift
+SHIFT_NEIGHBOURHOOD = 2
 
 
 @dataclass
@@ -191,5 +193,27 @@ def fold_environment_shifts(changes: list, series_list: list, runs: dict, commit
             improvements=sum(c.direction == "improvement" for c in group),
             median_change=statistics.median(c.change for c in group), evidence=evidence,
             fingerprint_difference=differences, changes=sorted(group, key=lambda c: -abs(c.change))))
-    shifts.sort(key=lambda s: (s.machine, commit_order.index(s.commit) if s.commit in commit_order else -1))
+    rank = {c: i for i, c in enumerate(commit_order)}
+    kept = _join_neighbours(kept, shifts, rank)
+    shifts.sort(key=lambda s: (s.machine, rank.get(s.commit, -1)))
     return kept, shifts
+
+
+def _join_neighbours(kept: list, shifts: list[EnvironmentShift], rank: dict[str, int]) -> list:
+    """Changes a commit or two beside a shift of their machine, in its direction, are that shift: a noisy
+    series' change point is placed within a few commits of where its level moved. Returns those left."""
+    left = []
+    for change in kept:
+        position = rank.get(change.commit)
+        shift = next((s for s in shifts if s.machine == change.machine and position is not None
+                      and s.commit in rank and abs(rank[s.commit] - position) <= SHIFT_NEIGHBOURHOOD
+                      and (change.change > 0) == (s.median_change > 0)
+                      and change.env_name in s.env_names), None)
+        if shift is None:
+            left.append(change)
+            continue
+        shift.changes.append(change)
+        shift.series_count += 1
+        shift.regressions += change.direction == "regression"
+        shift.improvements += change.direction == "improvement"
+    return left
