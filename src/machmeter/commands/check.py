@@ -42,7 +42,8 @@ def run(args) -> int:
     from machmeter.config import load_config
     from machmeter.detect.engine import check_history
     from machmeter.project import load_project
-    from machmeter.series import git_commit_order, load_history
+    from machmeter.repository import commit_order
+    from machmeter.series import load_history
     from machmeter.triage import load_triage
 
     if args.base is not None and args.head is None:
@@ -55,7 +56,7 @@ def run(args) -> int:
         acknowledgements = load_triage(config.triage_path)
         # the branch's history (commits of pull requests are not part of it), or every commit by date
         series, _, machines, warnings = load_history(project.results_dir,
-                                                     git_commit_order(project.repo, project.branches),
+                                                     commit_order(project.repo, project.branches),
                                                      config, args.machine)
         for warning in warnings:
             print(f"machmeter check: warning: {warning}", file=sys.stderr)
