@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from machmeter import __version__
 from machmeter.cli import main
 from machmeter.report.verdicts import MARKER, to_json
 from scripts.synthetic_history import write_asv_results
@@ -193,11 +194,20 @@ def test_no_pull_request_without_an_event_or_pr(project, github, capsys):
 
 def test_a_report_that_is_not_one(tmp_path, capsys):
     artifact = tmp_path / "verdicts.json"
-    artifact.write_text('{"mode": "revisions", "base": "abc", "head": null}')
+    artifact.write_text('{"schema_version": 1, "mode": "revisions", "base": "abc", "head": null}')
     code, _, err = _run(["comment", "--report", str(artifact), "--dry-run"], capsys)
     assert code == 2 and err == f"machmeter comment: error: {artifact}: base is not a commit hash\n"
     code, _, err = _run(["comment", "--report", str(tmp_path / "missing.json"), "--dry-run"], capsys)
     assert code == 2 and "missing.json: cannot be read: No such file or directory" in err
+
+
+def test_a_report_of_an_unknown_schema_version_is_refused_in_one_line(tmp_path, capsys):
+    artifact = tmp_path / "verdicts.json"
+    artifact.write_text(to_json(known_report()).replace('"schema_version": 1', '"schema_version": 2'))
+    code, out, err = _run(["comment", "--report", str(artifact), "--dry-run"], capsys)
+    assert code == 2 and out == ""
+    assert err == (f"machmeter comment: error: {artifact}: schema_version 2: this machmeter {__version__} reads "
+                   "check reports of schema_version 1 only (write the report with the same machmeter version)\n")
 
 
 def test_github_unreachable_is_one_line(project, github, capsys):

@@ -206,6 +206,10 @@ def _report_json(**changes) -> str:
 @pytest.mark.parametrize("text, problem", [
     ("{not json", "not valid JSON: Expecting property name enclosed in double quotes at line 1"),
     ("[]", "not a machmeter check report"),
+    (_report_json(schema_version=2), "schema_version 2: this machmeter"),
+    (_report_json(schema_version="1"), 'schema_version "1": this machmeter'),
+    (_report_json(schema_version=True), "schema_version true: this machmeter"),
+    (_report_json().replace('"schema_version": 1,', ''), "no schema_version: this machmeter"),
     (_report_json(head="HEAD; rm -rf /"), "head is not a commit hash"),
     (_report_json(base=None), "a comparison report needs base and head"),
     (_report_json(**{"summary.unchanged": -1}), "summary needs non-negative"),

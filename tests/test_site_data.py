@@ -18,13 +18,11 @@ from machmeter.detect.noise import run_to_run_noise
 from machmeter.errors import MachmeterError
 from machmeter.project import load_project
 from machmeter.report.units import format_value
-from machmeter.series import load_history, read_history
+from machmeter.series import read_history
 from machmeter.site import build_site
 from machmeter.site.build import check_output_folder, revision_prefix_length
-from machmeter.site.data import mark_changes, prepare_site, read_commit_info, series_status, spark_values
+from machmeter.site.data import mark_changes, prepare_site, series_status, spark_values
 from scripts.synthetic_history import write_asv_results
-
-from .asv_project import git
 
 EXTERNAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "external", "mjwarp-asv")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -96,8 +94,8 @@ def test_page_data_follows_the_checks_verdicts(synthetic):
     assert all(re.fullmatch(r"[0-9a-f]{16}", s.id) and re.fullmatch(r"[0-9a-f]{16}", s.benchmark_id)
                for s in data.series)
     # the same change points as machmeter check --history
-    series, *_ = load_history(project.results_dir, None, config)
-    report = check_history(series, config, [])
+    checked = read_history(project.results_dir, None, config)
+    report = check_history(checked.series, config, [], checked.runs, checked.commits)
     expected = {(c.benchmark, tuple(c.params.items()), c.machine, c.commit, c.direction)
                 for c in report.regressions + report.improvements}
     found = {(s.key.benchmark, s.key.params, s.key.machine, m.change.commit, m.change.direction)
@@ -290,20 +288,6 @@ def test_untrusted_names_never_become_paths_or_markup(tmp_path):
                 if name.startswith("benchmarks"))
     embedded = page.split('<script id="page-data" type="application/json">')[1].split("</script>")[0]
     assert json.loads(embedded)["series"][0]["machine"] == odd_machine
-
-
-def test_commit_subjects_authors_and_dates_in_one_git_call(tmp_path):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    hashes = []
-    for subject in ("first", "<script>alert(1)</script>", "third"):
-        git(repo, "commit", "-q", "--allow-empty", "-m", subject)
-        hashes.append(git(repo, "rev-parse", "HEAD"))
-    info = read_commit_info(str(repo), hashes + ["0" * 40, "not a hash"])
-    assert [info[h][0] for h in hashes] == ["first", "<script>alert(1)</script>", "third"]
-    assert all(info[h][1] == "t" and info[h][2] > 1e12 for h in hashes)
-    assert read_commit_info(None, hashes) == {} and read_commit_info("https://example.invalid/r", hashes) == {}
 
 
 @pytest.mark.skipif(not os.path.isdir(EXTERNAL), reason="shared/external/mjwarp-asv is not there")

@@ -3,7 +3,7 @@ the commit that made the change, and committing the entry makes a new head the e
 
 import subprocess
 
-from machmeter.comparison import pull_request_commits
+from machmeter.repository import commits_between
 from machmeter.triage import Acknowledgement, acknowledgement_for, acknowledgements_for_pull_request
 
 
@@ -20,17 +20,10 @@ def _repository(tmp_path):
     return [_commit(tmp_path, f"commit {i}") for i in range(4)]
 
 
-def test_pull_request_commits_are_base_exclusive_head_inclusive(tmp_path):
-    base, slower, triaged, head = _repository(tmp_path)
-    assert set(pull_request_commits(str(tmp_path), base, head)) == {slower, triaged, head}
-    assert pull_request_commits(None, base, head) == []
-    assert pull_request_commits(str(tmp_path / "missing"), base, head) == []
-
-
 def test_an_entry_naming_a_commit_of_the_pull_request_acknowledges_its_head(tmp_path):
     base, slower, triaged, head = _repository(tmp_path)
     entry = Acknowledgement("bench.Model.time_step", slower[:9], "exact neighbour list")
-    applied = acknowledgements_for_pull_request([entry], pull_request_commits(str(tmp_path), base, head), head)
+    applied = acknowledgements_for_pull_request([entry], commits_between(str(tmp_path), base, head), head)
     assert acknowledgement_for(applied, "bench.Model.time_step", {}, "box", head).reason == "exact neighbour list"
     assert acknowledgement_for(applied, "bench.Model.time_other", {}, "box", head) is None
 
@@ -38,5 +31,5 @@ def test_an_entry_naming_a_commit_of_the_pull_request_acknowledges_its_head(tmp_
 def test_an_entry_naming_a_commit_outside_the_pull_request_does_not(tmp_path):
     base, slower, triaged, head = _repository(tmp_path)
     entry = Acknowledgement("bench.Model.time_step", base[:9], "older change")
-    applied = acknowledgements_for_pull_request([entry], pull_request_commits(str(tmp_path), slower, head), head)
+    applied = acknowledgements_for_pull_request([entry], commits_between(str(tmp_path), slower, head), head)
     assert acknowledgement_for(applied, "bench.Model.time_step", {}, "box", head) is None

@@ -16,44 +16,25 @@ from machmeter.errors import MachmeterError
 from machmeter.fingerprint import fingerprint_differences
 from machmeter.project import AsvProject
 from machmeter.results import load_results, result_commit_prefixes_by_machine
-from machmeter.series import Series, build_series, git_commit_order
+from machmeter.repository import commit_hash, commit_order, commits_between
+from machmeter.series import Series, build_series
 from machmeter.triage import acknowledgements_for_pull_request, load_triage
 
 
 def resolve_revision(revision: str, repo_path: str | None, named_prefixes: set[str], results_dir: str) -> str:
     """The commit a revision names: a full hash through git when the repository is there, else the
     revision matched against the hash prefixes that name result files (reading none of them)."""
-    if repo_path and "://" not in repo_path:
-        import git
-
-        try:
-            full = git.Repo(repo_path).commit(revision).hexsha
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            full = None
-        except (git.BadName, ValueError, git.GitCommandError):
-            raise MachmeterError(f"{repo_path}: unknown revision {revision!r}") from None
-        if full is not None:
-            if not any(full.startswith(prefix) for prefix in named_prefixes):
-                raise MachmeterError(f"{results_dir}: no results for revision {revision!r} ({full[:8]})")
-            return full
+    full = commit_hash(repo_path, revision)
+    if full is not None:
+        if not any(full.startswith(prefix) for prefix in named_prefixes):
+            raise MachmeterError(f"{results_dir}: no results for revision {revision!r} ({full[:8]})")
+        return full
     matches = [p for p in named_prefixes if p.startswith(revision) or revision.startswith(p)]
     if not matches:
         raise MachmeterError(f"{results_dir}: no results for revision {revision!r} (and no repository to resolve it)")
     if len(matches) > 1:
         raise MachmeterError(f"{results_dir}: revision {revision!r} is ambiguous ({len(matches)} commits)")
     return revision if len(revision) > len(matches[0]) else matches[0]
-
-
-def pull_request_commits(repo_path: str | None, base: str, head: str) -> list[str]:
-    """The commits of ``base..head`` (empty without a local repository, or when git cannot tell)."""
-    if not repo_path or "://" in repo_path:
-        return []
-    import git
-
-    try:
-        return git.Repo(repo_path).git.rev_list(f"{base}..{head}").split()
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
-        return []
 
 
 def _full_hash(revision: str, commits: set[str], results_dir: str) -> str:
@@ -71,7 +52,7 @@ def recent_history(project: AsvProject, prefixes_by_machine: dict[str, set[str]]
     configured one, else its remote-tracking twin (a pull-request job checks out a detached head and often
     has no local branch), else the base's first-parent ancestry."""
     candidates = [*project.branches, *(f"origin/{branch}" for branch in project.branches), base]
-    ancestry = git_commit_order(project.repo, candidates)
+    ancestry = commit_order(project.repo, candidates)
     if not ancestry:
         return None
     commits: set[str] = set()
@@ -127,7 +108,7 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
     present = {p.commit for p in results.points}
     base_hash, head_hash = (_full_hash(r, present, results_dir) for r in revisions)
     acknowledgements = acknowledgements_for_pull_request(
-        acknowledgements, pull_request_commits(project.repo, base_hash, head_hash), head_hash)
+        acknowledgements, commits_between(project.repo, base_hash, head_hash), head_hash)
     history = recent_history(project, prefixes_by_machine, base_hash, {base_hash, head_hash}, config, machine)
     report = check_revisions(build_series(results, [base_hash, head_hash], config, machine), base_hash, head_hash,
                              config, acknowledgements, run_to_run_noises(history or []),

@@ -53,17 +53,14 @@ class PullRequestRuns:
         return line
 
 
-def full_hash(repo_path: str | None, revision: str) -> str:
-    import git
+def _measured_commit(repo_path: str | None, revision: str) -> str:
+    """The full hash of a revision to check out and measure: measuring needs the repository."""
+    from machmeter.repository import commit_hash
 
-    if revision.startswith("-"):
-        raise MachmeterError(f"revision {revision!r} looks like an option")
-    try:
-        return git.Repo(repo_path).commit(revision).hexsha
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise MachmeterError(f"{repo_path}: not a git repository") from None
-    except (git.BadName, ValueError, git.GitCommandError):
-        raise MachmeterError(f"{repo_path}: unknown revision {revision!r}") from None
+    full = commit_hash(repo_path, revision)
+    if full is None:
+        raise MachmeterError(f"{repo_path}: not a git repository")
+    return full
 
 
 def result_files(results_dir: str, machine: str, commit: str) -> list[str]:
@@ -108,7 +105,7 @@ def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 
         from machmeter.asv_run import run_asv
     if rounds < 1 or confirm_rounds < 0:
         raise MachmeterError("--rounds must be at least 1 and --confirm-rounds at least 0")
-    base, head = full_hash(project.repo, base), full_hash(project.repo, head)
+    base, head = _measured_commit(project.repo, base), _measured_commit(project.repo, head)
     if base == head:
         raise MachmeterError(f"base and head are the same commit ({base[:8]})")
     log = PullRequestRuns(base, head)

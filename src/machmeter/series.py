@@ -9,7 +9,6 @@ configured branch) when it is there, and from the commit dates asv stored in the
 from __future__ import annotations
 
 import math
-import os
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -110,25 +109,6 @@ def resolve_meaning(benchmark: str, info: BenchmarkInfo | None, config: Machmete
 def meaning_warnings(series_list: list[Series]) -> list[str]:
     """The warnings of the series' meanings (a stored kind that is not known), once each."""
     return list(dict.fromkeys(s.meaning.warning for s in series_list if s.meaning.warning is not None))
-
-
-def git_commit_order(repo_path: str | None, branches) -> list[str] | None:
-    """First-parent history of the first configured branch that exists, oldest first; None when
-    there is no local repository to ask."""
-    if not repo_path or "://" in repo_path or not os.path.isdir(repo_path):
-        return None
-    import git
-
-    try:
-        repo = git.Repo(repo_path)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    for branch in list(branches) or ["HEAD"]:
-        try:
-            return [c.hexsha for c in repo.iter_commits(branch, first_parent=True)][::-1]
-        except (git.GitCommandError, ValueError):
-            continue
-    return None
 
 
 def order_commits(dates: dict[str, int], git_order: list[str] | None, branch_only: bool = False) -> list[str]:

@@ -42,7 +42,8 @@ def run(args) -> int:
     from machmeter.config import load_config
     from machmeter.detect.engine import check_history
     from machmeter.project import load_project
-    from machmeter.series import git_commit_order, read_history
+    from machmeter.repository import commit_order
+    from machmeter.series import read_history
     from machmeter.triage import load_triage
 
     if args.base is not None and args.head is None:
@@ -54,7 +55,7 @@ def run(args) -> int:
     if args.history:
         acknowledgements = load_triage(config.triage_path)
         # the branch's history (commits of pull requests are not part of it), or every commit by date
-        history = read_history(project.results_dir, git_commit_order(project.repo, project.branches),
+        history = read_history(project.results_dir, commit_order(project.repo, project.branches),
                                config, args.machine)
         series, machines, warnings = history.series, history.machines, history.warnings
         for warning in warnings:

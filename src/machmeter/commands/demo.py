@@ -23,18 +23,6 @@ def add_arguments(parser):
                         help="runs of each of the newest two commits that the check compares (default 2; 1: the history's run only)")
 
 
-def last_commits(repo_path: str, count: int) -> list[str]:
-    """The last ``count`` commits of HEAD's first-parent history, oldest first."""
-    import git
-
-    try:
-        repo = git.Repo(repo_path)
-        commits = [c.hexsha for c in repo.iter_commits("HEAD", first_parent=True, max_count=count)]
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, git.GitCommandError) as error:
-        raise MachmeterError(f"{repo_path}: not a git repository with commits ({error.__class__.__name__})") from None
-    return commits[::-1]
-
-
 def verdict_of_last_commit(project, commits: list[str], machine: str) -> str:
     """What ``machmeter check --base --head`` says of the newest commit against the one before it."""
     from machmeter.comparison import compare_revisions
@@ -66,6 +54,7 @@ def run(args) -> int:
     from machmeter.commands.machine import update_machine_file
     from machmeter.project import load_project
     from machmeter.report.measured import measured_table
+    from machmeter.repository import last_commits
     from machmeter.results import load_results
 
     if args.commits < 1:

@@ -2,31 +2,10 @@
 at most GitHub's 65,536 characters), and ``report_from_json``, which reads the JSON back (validated: the
 comment job gets it from an artifact a pull request's run wrote).
 
-JSON schema (``machmeter check --format json``)::
-
-    {
-      "mode": "revisions" | "history",
-      "base": "<full hash>" | null, "head": "<full hash>" | null,
-      "summary": {"series_checked": n, "regressions": n, "improvements": n, "acknowledged": n,
-                  "failures": n, "unchanged": n, "skipped": n, "failed": bool},
-      "regressions": [Change...], "improvements": [Change...], "acknowledged": [Change...],
-      "inconclusive": [Change...]  (beyond the threshold, not significant at the configured confidence),
-      "failures": [{"benchmark", "params", "machine", "commit", "reason"}...],
-      "environment_shifts": [{"machine", "env_names", "commit", "commit_range", "series_count", "series_total",
-                              "regressions", "improvements", "median_change", "evidence": [str],
-                              "fingerprint_difference": [[field, before, after]],
-                              "series": [{"benchmark", "params", "env_name", "change", "direction"}]}...]
-                            (history mode: changes the runner made, folded out of regressions, never a FAIL),
-      "machines": {"<machine>": {<asv machine.json, GPU fingerprint included>}},
-      "warnings": ["<file>: <problem> (skipped)", "<n> of <m> ... no run-to-run noise estimate ...", ...]
-    }
-
-    Change = {"benchmark": asv name without parameters, "params": {name: value as asv writes it},
-              "machine", "env_name", "commit": full hash of the first commit at the new level,
-              "commit_range": [last commit at the old level, first at the new level],
-              "before", "after", "change": relative change (0.05 = +5%), "direction":
-              "regression" | "improvement", "kind", "unit", "higher_is_better", "confidence": 0..1 | null,
-              "method", "reason", "acknowledged": triage reason | null}
+The JSON (``machmeter check --format json``) is described by the JSON Schema beside this module,
+``check-report.schema.json`` (shipped in the package: :func:`schema`), and carries its
+``schema_version``: a report crosses workflows (written by a pull request's run, read by the comment
+job), so a reader refuses a version it does not know instead of misreading it.
 """
 
 from __future__ import annotations
@@ -42,6 +21,18 @@ from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
 
 MARKER = "<!-- machmeter -->"
+
+# The version of the report's JSON: raised when a field is removed, renamed or changes meaning (a field
+# added keeps it); check-report.schema.json pins the same number.
+SCHEMA_VERSION = 1
+SCHEMA_RESOURCE = "report/check-report.schema.json"
+
+
+def schema() -> dict:
+    """The JSON Schema of the report ``to_json`` writes."""
+    import importlib.resources
+
+    return json.loads(importlib.resources.files("machmeter").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
 
 
 def summary(report: CheckReport) -> dict:
@@ -61,6 +52,7 @@ def summary(report: CheckReport) -> dict:
 
 def to_json(report: CheckReport) -> str:
     data = {
+        "schema_version": SCHEMA_VERSION,
         "mode": report.mode,
         "base": report.base,
         "head": report.head,
@@ -372,6 +364,11 @@ def report_from_json(text: str, source: str) -> CheckReport:
         fail(f"not valid JSON: {error.msg} at line {error.lineno}")
     if not isinstance(data, dict) or data.get("mode") not in ("revisions", "history"):
         fail("not a machmeter check report (expected the JSON of `machmeter check --format json`)")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        written = "no schema_version" if version is None else f"schema_version {json.dumps(version)[:20]}"
+        fail(f"{written}: this machmeter {__version__} reads check reports of schema_version {SCHEMA_VERSION} only "
+             f"(write the report with the same machmeter version)")
     base = None if data.get("base") is None else _commit(data["base"], fail, "base")
     head = None if data.get("head") is None else _commit(data["head"], fail, "head")
     if data["mode"] == "revisions" and (base is None or head is None):

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from machmeter import __version__
 from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
-from machmeter.site.data import STATUSES, SiteData, SiteSeries, compare_policy, is_commit_hash
+from machmeter.repository import is_commit_hash
+from machmeter.site.data import STATUSES, SiteData, SiteSeries, compare_policy
 
 MARKER = ".machmeter-site"
 SPARK_CHUNK = 100
@@ -64,8 +65,9 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     publishes one machine only."""
     from machmeter.config import load_config
     from machmeter.project import AsvProject, load_project
-    from machmeter.series import git_commit_order, read_history
-    from machmeter.site.data import prepare_site, read_commit_info
+    from machmeter.repository import commit_info, commit_order
+    from machmeter.series import read_history
+    from machmeter.site.data import prepare_site
     from machmeter.triage import load_triage
 
     started = time.perf_counter()
@@ -75,14 +77,14 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     acknowledgements = load_triage(config.triage_path)
     output = os.path.abspath(output_dir or project.html_dir)
     check_output_folder(output, project)
-    history = read_history(project.results_dir, git_commit_order(project.repo, project.branches), config,
+    history = read_history(project.results_dir, commit_order(project.repo, project.branches), config,
                            machine, stats=True, branch_only=False)
     if machine and machine not in history.machines:
         raise MachmeterError(f"{project.results_dir}: no results for machine {machine!r}")
     if not history.series:
         raise MachmeterError(f"{project.results_dir}: no results to publish")
     data = prepare_site(project.project, history, config, acknowledgements,
-                        read_commit_info(project.repo, history.commits), project.show_commit_url)
+                        commit_info(project.repo, history.commits), project.show_commit_url)
     del history
     site_url = site_url or getattr(config, "site_url", None)
     parent = os.path.dirname(output)

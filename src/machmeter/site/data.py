@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import math
 from array import array
-import os
-import re
 from dataclasses import dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
@@ -35,8 +33,6 @@ RUN_STATE_DETAILS = (("track_gpu_sm_clock", "SM clock"), ("track_gpu_temperature
 
 SPARK_POINTS = 120  # points of a sparkline (bucket medians of the history)
 
-_HEX = re.compile(r"[0-9a-f]{7,64}")
-
 
 def short_id(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
@@ -53,11 +49,6 @@ def commit_url(show_commit_url: str | None) -> str | None:
     if show_commit_url and show_commit_url.startswith(("https://", "http://")):
         return show_commit_url
     return None
-
-
-def is_commit_hash(text: str) -> bool:
-    """Whether a commit name from the results may name a file (lower-case hex, 7-64 characters)."""
-    return bool(_HEX.fullmatch(text))
 
 
 @dataclass
@@ -223,40 +214,6 @@ class SiteData:
 
 # ---------------------------------------------------------------------------------------------------
 # commits
-
-
-def read_commit_info(repo_path: str | None, commits: list[str]) -> dict[str, tuple[str, str, int]]:
-    """(subject, author, committer date in ms) of each commit the local repository knows, read in one
-    ``git log`` through gitpython; {} without a repository."""
-    if not repo_path or "://" in repo_path or not os.path.isdir(repo_path) or not commits:
-        return {}
-    import tempfile
-
-    import git
-
-    try:
-        repo = git.Repo(repo_path)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return {}
-    wanted = [c for c in commits if is_commit_hash(c)]
-    with tempfile.TemporaryFile("w+", encoding="ascii") as names:
-        names.write("\n".join(wanted) + "\n")
-        names.seek(0)
-        try:
-            out = repo.git.log("--no-walk=unsorted", "--ignore-missing", "--stdin",
-                               "--format=%H%x00%an%x00%ct%x00%s%x00", istream=names)
-        except git.GitCommandError:
-            return {}
-    fields = out.split("\x00")
-    info = {}
-    for start in range(0, len(fields) - 3, 4):
-        commit, author, seconds, subject = fields[start:start + 4]
-        commit = commit.strip()
-        try:
-            info[commit] = (subject, author, int(seconds) * 1000)
-        except ValueError:
-            continue
-    return info
 
 
 def collect_commits(history: History, info: dict[str, tuple[str, str, int]]) -> Commits:
