@@ -82,3 +82,15 @@ def test_a_result_file_of_the_wrong_types_is_refused_by_name(tmp_path, overrides
 def test_a_valid_result_file_is_read(tmp_path):
     parsed = read_result_file(_result_file(tmp_path), {})
     assert parsed.commit == "a" * 40 and parsed.rows[0][2] == [1.0]
+
+
+def test_site_refuses_a_site_url_that_is_not_http_in_one_line(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": ".",
+                                                        "results_dir": "results", "branches": ["main"]}))
+    status = cli.main(["site", "--config", str(tmp_path / "asv.conf.json"), "--output", str(tmp_path / "out"),
+                       "--site-url", "javascript:alert(1)//"])
+    assert status == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "machmeter site: error: --site-url: 'javascript:alert(1)//' is not an http(s) URL"]
+    assert not (tmp_path / "out").exists()

@@ -216,7 +216,7 @@ def test_a_configured_site_url_that_is_not_one_names_the_file(project, tmp_path,
     (tmp_path / "machmeter.toml").write_text('site_url = "octo.github.io/repo"\n')
     code, _, err = _run(["comment", "--config", str(config), "--base", project["base"], "--head", project["head"],
                          "--dry-run"], capsys)
-    assert code == 2 and err == f"machmeter comment: error: {tmp_path / 'machmeter.toml'}: site_url must be an http(s) URL\n"
+    assert code == 2 and err == f"machmeter comment: error: {tmp_path / 'machmeter.toml'}: site_url: 'octo.github.io/repo' is not an http(s) URL\n"
 
 
 def _errors(err: str) -> list[str]:

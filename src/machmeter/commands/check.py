@@ -27,16 +27,6 @@ def add_site_url_argument(parser):
                              "(default: site_url of the machmeter configuration)")
 
 
-def site_url(option: str | None, config) -> str | None:
-    """The site URL the Markdown links to: the option, else the configuration's (``config`` may be None)."""
-    url = (option or "").strip()
-    if not url:
-        return config.site_url if config is not None else None
-    if not url.startswith(("https://", "http://")):
-        raise MachmeterError(f"--site-url: {url!r} is not an http(s) URL")
-    return url.rstrip("/")
-
-
 def run(args) -> int:
     from machmeter.comparison import compare_revisions
     from machmeter.config import load_config
@@ -77,10 +67,11 @@ def run(args) -> int:
 
 def emit(report, args, config) -> int:
     """Render ``report`` as ``args.format`` to ``args.output`` (or standard output); the exit status."""
+    from machmeter.config import site_url_from
     from machmeter.fileio import write_text_atomic
     from machmeter.report.verdicts import render
 
-    rendered = render(report, args.format, site_url=site_url(args.site_url, config))
+    rendered = render(report, args.format, site_url=site_url_from(args.site_url, config))
     if args.output:
         write_text_atomic(args.output, rendered)
     else:

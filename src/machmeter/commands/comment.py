@@ -98,7 +98,7 @@ def _pull_request(args, client):
 
 
 def run(args) -> int:
-    from machmeter.commands.check import site_url
+    from machmeter.config import site_url_from
     from machmeter.github import DEFAULT_API_URL, GitHub, upsert_comment
     from machmeter.report.verdicts import COMMIT_HASH, MARKER, to_markdown
 
@@ -127,7 +127,7 @@ def run(args) -> int:
         if not COMMIT_HASH.fullmatch(expected) or not (report.head or "").startswith(expected):
             raise MachmeterError(f"{args.report or 'comparison'}: head {str(report.head)[:12]} is not the expected "
                                  f"commit {args.expect_head[:12]!r}")
-    body = to_markdown(report, site_url=site_url(args.site_url, config), details_url=details_url)
+    body = to_markdown(report, site_url=site_url_from(args.site_url, config), details_url=details_url)
     if args.dry_run:
         sys.stdout.write(body)
         return 0

@@ -62,7 +62,7 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     ``output_dir`` (default: asv's ``html_dir``), replacing the previous site there at the end.
     ``site_url`` (default: the config's ``site_url``) makes the feed's links absolute; ``machine``
     publishes one machine only."""
-    from machmeter.config import load_config
+    from machmeter.config import load_config, site_url_from
     from machmeter.project import AsvProject, load_project
     from machmeter.series import git_commit_order, read_history
     from machmeter.site.data import prepare_site, read_commit_info
@@ -72,6 +72,7 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     if not isinstance(project, AsvProject):
         project = load_project(project)
     config = load_config(project.root)
+    site_url = site_url_from(site_url, config)  # before any work: a javascript: URL would land in feed.xml
     acknowledgements = load_triage(config.triage_path)
     output = os.path.abspath(output_dir or project.html_dir)
     check_output_folder(output, project)
@@ -84,7 +85,6 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     data = prepare_site(project.project, history, config, acknowledgements,
                         read_commit_info(project.repo, history.commits), project.show_commit_url)
     del history
-    site_url = site_url or getattr(config, "site_url", None)
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
     building = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.building-", dir=parent)
