@@ -98,7 +98,7 @@ def _pull_request(args, client):
 
 
 def run(args) -> int:
-    from machmeter.config import site_url_from
+    from machmeter.config import http_url, site_url_from
     from machmeter.github import DEFAULT_API_URL, GitHub, upsert_comment
     from machmeter.report.verdicts import COMMIT_HASH, MARKER, to_markdown
 
@@ -107,8 +107,8 @@ def run(args) -> int:
     if args.report is not None and (args.head is not None or args.machine is not None):
         raise MachmeterError("--head and --machine go with --base, not with --report")
     details_url = (args.details_url or "").strip() or None
-    if details_url and not details_url.startswith(("https://", "http://")):
-        raise MachmeterError(f"--details-url: {details_url!r} is not an http(s) URL")
+    if details_url:
+        details_url = http_url(details_url, "--details-url")
     if args.report is not None:
         report = _read_report(args.report)
         config = _config_if_present(args.config)
