@@ -204,7 +204,7 @@ def test_github_unreachable_is_one_line(project, github, capsys):
     url = github.url
     github.__exit__()
     code, _, err = _run(["comment", *_compare(project), "--api-url", url, "--pr", "7"], capsys)
-    assert code == 2 and _errors(err)[0].startswith("machmeter comment: error: GET /repos/octo/repo/issues/7/comments: no answer")
+    assert code == 2 and _errors(err)[0].startswith("machmeter comment: error: GET /user: no answer")
     assert len(_errors(err)) == 1
     assert len(github.sleeps) == 4
 

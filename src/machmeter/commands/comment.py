@@ -36,7 +36,8 @@ def add_arguments(parser):
     parser.add_argument("--api-url", metavar="URL",
                         help="GitHub REST API (default: $GITHUB_API_URL, else https://api.github.com)")
     parser.add_argument("--author", metavar="LOGIN",
-                        help="only a comment by this account is machmeter's (e.g. 'github-actions[bot]')")
+                        help="only a comment by this account is machmeter's (default: the token's own account, "
+                             "from GET /user; github-actions[bot] for an Actions token)")
     parser.add_argument("--expect-head", metavar="SHA",
                         help="refuse a report whose head commit is not this one")
     parser.add_argument("--dry-run", action="store_true", help="print the comment instead of posting it")
