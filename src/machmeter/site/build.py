@@ -17,8 +17,10 @@ Layout of the output (every file name is fixed or an id made by ``data.py``, nev
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime
+import errno
 import importlib.util
 import json
 import math
@@ -30,6 +32,11 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system
+    fcntl = None
 
 from machmeter import __version__
 from machmeter.errors import MachmeterError
@@ -87,7 +94,8 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     del history
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
-    building = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.building-", dir=parent)
+    remove_stale_builds(output)
+    building, lock = start_building(output)
     try:
         pages, files = write_site(data, building, site_url=site_url)
         os.chmod(building, 0o755)
@@ -95,6 +103,8 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
+    finally:
+        finish_building(building, lock)
     return SiteSummary(output, pages, files, len(data.series), len(data.benchmarks), len(data.machines),
                        data.commits.branch_length, data.summary["open_regressions"],
                        time.perf_counter() - started, data.warnings)
@@ -126,11 +136,101 @@ def check_output_folder(output: str, project=None) -> None:
                              f"pass another --output")
 
 
+# A build writes into ".<output>.building-XXXX" beside the output while it holds an flock on
+# ".<output>.building-XXXX.lock", taken before the folder exists: the kernel lets go of it when the
+# process ends, kill -9 included, so a folder whose lock is free is a dead build's. One without a lock
+# file (a kill between two calls, or a machmeter from before the locks) is left alone for STALE_AFTER.
+STALE_AFTER = 3600.0  # seconds
+
+
+def _building_prefix(output: str) -> str:
+    return f".{os.path.basename(output)}.building-"
+
+
+def start_building(output: str) -> tuple[str, int | None]:
+    """A new empty folder beside ``output`` to build into, and the descriptor holding its lock."""
+    parent, prefix = os.path.dirname(output), _building_prefix(output)
+    if fcntl is None:  # no flock (not a POSIX system): no lock, stale folders age out instead
+        return tempfile.mkdtemp(prefix=prefix, dir=parent), None
+    handle, lock_path = tempfile.mkstemp(prefix=prefix, suffix=".lock", dir=parent)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        folder = lock_path[:-len(".lock")]
+        os.mkdir(folder, 0o700)
+    except BaseException:
+        os.unlink(lock_path)
+        os.close(handle)
+        raise
+    return folder, handle
+
+
+def finish_building(folder: str, lock: int | None) -> None:
+    """Let go of the build folder's lock (the folder is the site now, or removed)."""
+    if lock is None:
+        return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(folder + ".lock")
+    os.close(lock)
+
+
+def _lock_free(lock_path: str) -> bool | None:
+    """True when no process holds the lock at ``lock_path``, False when one does (or it cannot be told),
+    None when there is no lock file."""
+    try:
+        handle = os.open(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:  # held (BlockingIOError), or a file system without flock: never someone else's build
+        return False
+    finally:
+        os.close(handle)
+
+
+def remove_stale_builds(output: str, now: float | None = None) -> list[str]:
+    """Remove the build folders beside ``output`` that interrupted builds left (kill -9, power loss),
+    never one a running build holds; returns the paths removed."""
+    parent, prefix = os.path.dirname(output), _building_prefix(output)
+    previous = f".{os.path.basename(output)}.previous-"
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(previous) and entry.is_dir(follow_symlinks=False):
+            stale = True  # a replaced site on its way out (swap_into_place): only ever deleted
+        elif entry.name.startswith(prefix) and not entry.name.endswith(".lock") and entry.is_dir(follow_symlinks=False):
+            free = _lock_free(entry.path + ".lock") if fcntl is not None else None
+            try:
+                old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER
+            except OSError:
+                continue
+            stale = free is True or (free is None and old)
+        else:
+            continue
+        if stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path + ".lock")
+            removed.append(entry.path)
+    return removed
+
+
 def swap_into_place(built: str, output: str) -> None:
     """Put the folder ``built`` where ``output`` is, in one step where the system allows it."""
     if not os.path.lexists(output):
-        os.rename(built, output)
-        return
+        try:
+            os.rename(built, output)
+            return
+        except OSError as error:  # a concurrent build put its site there first: replace that one
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
     if _exchange(built, output):
         shutil.rmtree(built, ignore_errors=True)  # now the previous site
         return
