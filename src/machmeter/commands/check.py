@@ -4,6 +4,7 @@ benchmarks failing at head), 2 bad input or usage."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from machmeter.errors import MachmeterError
@@ -27,6 +28,17 @@ def add_site_url_argument(parser):
                              "(default: site_url of the machmeter configuration)")
 
 
+def check_report_output(path: str | None, project) -> None:
+    """Refuse ``--output`` inside the results folder before any work: a report written there would replace
+    asv's own files (results/benchmarks.json) or be read back as results."""
+    if not path:
+        return
+    target, results = os.path.realpath(path), os.path.realpath(project.results_dir)
+    if target == results or target.startswith(results.rstrip(os.sep) + os.sep):
+        raise MachmeterError(f"--output {path}: inside the results folder {project.results_dir}; "
+                             f"write the report elsewhere")
+
+
 def run(args) -> int:
     from machmeter.comparison import compare_revisions
     from machmeter.config import load_config
@@ -40,6 +52,7 @@ def run(args) -> int:
     if args.history and args.head is not None:
         raise MachmeterError("--head goes with --base, not with --history")
     project = load_project(args.config)
+    check_report_output(args.output, project)
     config = load_config(project.root)
     if args.history:
         acknowledgements = load_triage(config.triage_path)
