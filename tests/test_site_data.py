@@ -481,3 +481,24 @@ def test_concurrent_builds_of_one_site_all_succeed_and_leave_one_site(tmp_path):
         assert build.returncode == 0, err
     assert os.listdir(out.parent) == ["site"]
     assert (out / "index.html").is_file() and (out / ".machmeter-site").is_file()
+
+
+def test_a_full_disk_while_building_is_one_line_and_keeps_the_previous_site(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from machmeter.site import build as site_build
+
+    config = _small_project(tmp_path)
+    out = tmp_path / "site"
+    build_site(str(config), str(out))
+    before = (out / "index.html").read_text()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(site_build, "_dump", full)
+    assert main(["site", "--config", str(config), "--output", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"machmeter site: error: {out}: the site cannot be written: No space left on device "
+        f"(the previous site there is unchanged)"]
+    assert (out / "index.html").read_text() == before and sorted(os.listdir(tmp_path)) == ["asv.conf.json", "results", "site"]

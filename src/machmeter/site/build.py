@@ -95,13 +95,18 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
     remove_stale_builds(output)
-    building, lock = start_building(output)
+    try:
+        building, lock = start_building(output)
+    except OSError as error:
+        raise _unwritable(output, error) from None
     try:
         pages, files = write_site(data, building, site_url=site_url)
         os.chmod(building, 0o755)
         swap_into_place(building, output)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(building, ignore_errors=True)
+        if isinstance(error, OSError):  # a full or read-only disk is bad luck, not a bug: one line
+            raise _unwritable(output, error) from None
         raise
     finally:
         finish_building(building, lock)
@@ -112,6 +117,11 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
 
 # ---------------------------------------------------------------------------------------------------
 # the output folder
+
+
+def _unwritable(output: str, error: OSError) -> MachmeterError:
+    return MachmeterError(f"{output}: the site cannot be written: {error.strerror or error} "
+                          f"(the previous site there is unchanged)")
 
 
 def check_output_folder(output: str, project=None) -> None:
