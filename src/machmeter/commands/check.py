@@ -44,7 +44,7 @@ def run(args) -> int:
     from machmeter.config import load_config
     from machmeter.detect.engine import check_history
     from machmeter.project import load_project
-    from machmeter.series import git_commit_order, load_history
+    from machmeter.series import git_commit_order, read_history
     from machmeter.triage import load_triage
 
     if args.base is not None and args.head is None:
@@ -57,16 +57,16 @@ def run(args) -> int:
     if args.history:
         acknowledgements = load_triage(config.triage_path)
         # the branch's history (commits of pull requests are not part of it), or every commit by date
-        series, _, machines, warnings = load_history(project.results_dir,
-                                                     git_commit_order(project.repo, project.branches),
-                                                     config, args.machine)
+        history = read_history(project.results_dir, git_commit_order(project.repo, project.branches), config,
+                               args.machine)
+        series, machines, warnings = history.series, history.machines, history.warnings
         for warning in warnings:
             print(f"machmeter check: warning: {warning}", file=sys.stderr)
         if args.machine and args.machine not in machines:
             raise MachmeterError(f"{project.results_dir}: no results for machine {args.machine!r}")
         if not series:
             raise MachmeterError(f"{project.results_dir}: no results to check")
-        report = check_history(series, config, acknowledgements)
+        report = check_history(series, config, acknowledgements, history.commits)
         report.machines = {name: info for name, info in machines.items()
                            if args.machine is None or name == args.machine}
         report.warnings = list(warnings)
