@@ -131,3 +131,27 @@ def test_a_series_non_finite_throughout_or_only_earlier_is_no_failure(tmp_path, 
     config, commits = _history_project(tmp_path, [1.0e-3, float("nan"), 1.0e-3, 1.0e-3])
     assert cli.main(["check", "--config", config, "--format", "json", "--history"]) == 0
     assert json.loads(capsys.readouterr().out)["failures"] == []
+
+
+@pytest.mark.parametrize("verb", [["check", "--history"], ["site"]])
+def test_a_branch_that_looks_like_an_option_never_reaches_git(tmp_path, capsys, monkeypatch, verb):
+    from .asv_project import git
+
+    config, _ = _history_project(tmp_path, [1.0, 2.0])
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "c")
+    conf = json.loads((tmp_path / "asv.conf.json").read_text())
+    conf.update(repo=".", branches=["--output=stolen.txt"])
+    (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
+    monkeypatch.chdir(tmp_path)
+    status = cli.main([*verb, "--config", config])
+    assert status == 2 and capsys.readouterr().err.splitlines() == [
+        f"machmeter {verb[0]}: error: {config}: branch '--output=stolen.txt' starts with '-': git would read it "
+        f"as an option; refusing it"]
+    assert not (tmp_path / "stolen.txt").exists()
+
+
+def test_a_revision_that_looks_like_an_option_is_refused(tmp_path, capsys):
+    config, commits = _history_project(tmp_path, [1.0, 2.0])
+    assert cli.main(["check", "--config", config, "--base=--output=x", "--head", commits[-1]]) == 2
+    assert "revision '--output=x' starts with '-'" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from machmeter.detect.engine import CheckReport, check_revisions, run_to_run_noi
 from machmeter.detect.noise import NOISE_WINDOW
 from machmeter.errors import MachmeterError
 from machmeter.fingerprint import fingerprint_differences
-from machmeter.project import AsvProject
+from machmeter.project import AsvProject, refuse_option
 from machmeter.results import load_results, result_commit_prefixes_by_machine
 from machmeter.series import Series, build_series, git_commit_order
 from machmeter.triage import acknowledgements_for_pull_request, load_triage
@@ -23,6 +23,7 @@ from machmeter.triage import acknowledgements_for_pull_request, load_triage
 def resolve_revision(revision: str, repo_path: str | None, named_prefixes: set[str], results_dir: str) -> str:
     """The commit a revision names: a full hash through git when the repository is there, else the
     revision matched against the hash prefixes that name result files (reading none of them)."""
+    refuse_option(revision, "revision")
     if repo_path and "://" not in repo_path:
         import git
 

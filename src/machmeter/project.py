@@ -23,6 +23,16 @@ class AsvProject:
         return os.path.dirname(self.config_path)
 
 
+def refuse_option(name: str, what: str) -> str:
+    """``name`` (a branch or revision handed to git), refused when git would read it as an option
+    (``--output=FILE`` writes a file): names come from configuration and command lines, never as options."""
+    if not isinstance(name, str):
+        raise MachmeterError(f"{what} {name!r} is not a name")
+    if name.startswith("-"):
+        raise MachmeterError(f"{what} {name!r} starts with '-': git would read it as an option; refusing it")
+    return name
+
+
 def load_project(config_path: str = "asv.conf.json") -> AsvProject:
     from asv import config, util
 
@@ -44,7 +54,7 @@ def load_project(config_path: str = "asv.conf.json") -> AsvProject:
         config_path=config_path,
         project=conf.project,
         repo=absolute(conf.repo),
-        branches=tuple(b for b in conf.branches if b),
+        branches=tuple(refuse_option(b, f"{config_path}: branch") for b in conf.branches if b),
         results_dir=absolute(conf.results_dir),
         html_dir=absolute(conf.html_dir),
         show_commit_url=conf.show_commit_url,

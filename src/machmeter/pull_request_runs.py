@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from machmeter.errors import MachmeterError
+from machmeter.project import refuse_option
 
 
 @dataclass
@@ -56,8 +57,7 @@ class PullRequestRuns:
 def full_hash(repo_path: str | None, revision: str) -> str:
     import git
 
-    if revision.startswith("-"):
-        raise MachmeterError(f"revision {revision!r} looks like an option")
+    refuse_option(revision, "revision")
     try:
         return git.Repo(repo_path).commit(revision).hexsha
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
