@@ -94,6 +94,37 @@ def test_output_file_is_written_whole(synthetic, tmp_path, capsys):
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".machmeter-")]
 
 
+@pytest.mark.parametrize("where", ["results/benchmarks.json", "results/gpu-runner-0/report.md", "results"])
+def test_an_output_inside_the_results_is_refused_and_nothing_changes(synthetic, capsys, where):
+    root, _ = synthetic
+    before = {p: p.read_bytes() for p in (root / "results").rglob("*") if p.is_file()}
+    status, out, err = _run(["check", "--history", "--config", str(root / "asv.conf.json"),
+                             "--output", str(root / where)], capsys)
+    assert status == 2 and out == ""
+    assert err.splitlines() == [f"machmeter check: error: --output {root / where}: inside the results folder "
+                                f"{root / 'results'}; write the report elsewhere"]
+    assert {p: p.read_bytes() for p in (root / "results").rglob("*") if p.is_file()} == before
+
+
+def test_an_output_that_is_a_folder_or_unwritable_is_one_line(synthetic, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from machmeter import fileio
+
+    root, _ = synthetic
+    check = ["check", "--history", "--config", str(root / "asv.conf.json"), "--output"]
+    status, _, err = _run([*check, str(tmp_path)], capsys)
+    assert status == 2 and err.splitlines()[-1] == f"machmeter check: error: {tmp_path}: is a folder, not a file to write"
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", read_only)
+    status, _, err = _run([*check, str(tmp_path / "r.txt")], capsys)
+    assert status == 2
+    assert err.splitlines()[-1] == f"machmeter check: error: {tmp_path / 'r.txt'}: cannot be written: Read-only file system"
+
+
 @pytest.mark.skipif(not os.path.isdir(EXTERNAL), reason="shared external results not beside the checkout")
 def test_public_mjwarp_history_checks_without_errors(tmp_path, capsys):
     status, out, err = _run(["check", "--history", "--config", os.path.join(EXTERNAL, "asv.conf.json"),

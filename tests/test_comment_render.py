@@ -112,8 +112,25 @@ def test_untrusted_names_cannot_break_the_table_or_make_links_and_html():
     row = next(line for line in body.splitlines() if line.startswith("| bench\\|"))
     assert _unescaped_pipes(row) == 7  # six cells, nothing more
     assert not re.search(r"(?<!\\)[\[\]`<>]", row)  # no link, image, code span or HTML can open
-    assert r"bench\|x\`code\`\[click\](https://evil.example)!\[img\](x)&lt;img src=x onerror=alert(1)&gt; second line" in row
+    assert r"bench\|x\`code\`\[click\](https:⁠//evil.example)!\[img\](x)&lt;img src=x onerror=alert(1)&gt; second line" in row
     assert markdown_escape(r"a\|b") == r"a\\\|b"  # a backslash cannot un-escape the pipe after it
+
+
+def test_mentions_references_and_bare_urls_from_the_results_stay_plain_text():
+    hostile = "@octocat @org/team #12 org/repo#34 GH-56 https://evil.example http://x.example www.evil.example a@b.example"
+    report = known_report()
+    report.regressions = [change(hostile, {"p": "@param #7"}, 1.0, 2.0, "time", "seconds", "regression")]
+    report.machines = {"@runner": {"gpu": "GPU #8 see https://evil.example"}}
+    report.failures = [{"benchmark": "b", "params": None, "machine": "@runner", "commit": HEAD,
+                        "reason": "fails, ask @octocat about #9"}]
+    report.warnings = ["results/@x/#1.json: www.evil.example"]
+    body = to_markdown(report)
+    # what GitHub links or notifies: @login, #n, GH-n, a scheme's ://, www., an e-mail address
+    live = re.findall(r"@\w|#\d|GH-\d|://|www\.", body, re.IGNORECASE)
+    assert live == []
+    visible = body.replace("\u2060", "")
+    assert "@octocat @org/team #12" in visible and "ask @octocat about #9" in visible
+    assert markdown_escape("a@b #1 https://x") == "a@\u2060b #\u20601 https:\u2060//x"
 
 
 def test_check_json_read_back_renders_the_same_comment():

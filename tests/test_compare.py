@@ -202,7 +202,8 @@ def test_failed_at_head():
 
 
 def test_skipped_new_removed():
-    assert compare(single(1.0), single(math.nan), TIME).verdict == "skipped"
+    assert compare(single(1.0), single(math.nan), TIME).verdict == "failed"  # turned non-finite: broken
+    assert compare(single(math.nan), single(math.inf), TIME).verdict == "skipped"
     assert compare(single(math.nan), single(1.0), TIME).verdict == "skipped"
     assert compare(None, None, TIME).verdict == "skipped"
     new = compare(None, single(1.0), TIME)

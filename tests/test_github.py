@@ -30,6 +30,7 @@ class FakeGitHub:
     def __init__(self, repository="octo/repo", token=TOKEN, prefix=""):
         self.repository, self.token, self.prefix = repository, token, prefix
         self.comments: list[dict] = []
+        self.user: str | None = None  # GET /user's login; None: an installation token's 403, as GITHUB_TOKEN's
         self.pulls: dict[int, dict] = {}
         self.requests: list[tuple[str, str, dict]] = []
         self.script: list[dict] = []
@@ -129,6 +130,10 @@ class FakeGitHub:
             if not path.startswith(self.prefix + "/"):
                 return 404, {"message": "Not Found"}
             path = path[len(self.prefix):]
+        if path == "/user" and method == "GET":
+            if self.user is None:
+                return 403, {"message": "Resource not accessible by integration"}
+            return 200, {"login": self.user, "type": "User"}
         base = f"/repos/{self.repository}"
         if not path.startswith(base + "/"):
             return 404, {"message": "Not Found"}
@@ -142,7 +147,7 @@ class FakeGitHub:
             problem = self._invalid(body)
             if problem:
                 return problem
-            comment = self.add_comment(int(m[1]), body["body"], login=BOT)
+            comment = self.add_comment(int(m[1]), body["body"], login=self.user or BOT)
             return 201, comment
         if (m := re.fullmatch(r"/issues/comments/(\d+)", rest)) and method == "PATCH":
             comment = next((c for c in self.comments if c["id"] == int(m[1])), None)
@@ -235,6 +240,37 @@ def test_a_marker_in_someone_elses_comment_is_not_machmeters_when_the_author_is_
     assert action == "created"
     assert [c["user"]["login"] for c in github.on(7)] == ["mallory", BOT]
     assert github.on(7)[0]["body"].endswith("forged by a contributor")
+
+
+def test_without_an_author_a_humans_comment_quoting_the_marker_is_never_edited(github):
+    github.add_comment(7, MARKER + "\nquoted by a contributor", login="mallory")
+    client, _ = _client(github)
+    assert upsert_comment(client, 7, MARKER + "\nreal", MARKER)[0] == "created"  # GITHUB_TOKEN: the Actions bot
+    assert upsert_comment(client, 7, MARKER + "\nagain", MARKER)[0] == "updated"
+    assert [(c["user"]["login"], c["body"].split("\n")[1]) for c in github.on(7)] == [
+        ("mallory", "quoted by a contributor"), (BOT, "again")]
+
+
+def test_without_an_author_a_personal_token_edits_its_own_comment(github):
+    github.user = "octo-maintainer"
+    github.add_comment(7, MARKER + "\nquoted", login="mallory")
+    mine = github.add_comment(7, MARKER + "\nold", login="octo-maintainer")
+    client, _ = _client(github)
+    action, comment = upsert_comment(client, 7, MARKER + "\nnew", MARKER)
+    assert action == "updated" and comment["id"] == mine["id"]
+    assert github.on(7)[0]["body"].endswith("quoted")
+
+
+def test_an_answer_from_a_host_a_redirect_leads_to_is_not_trusted(github):
+    # another server (another port: another host) that lists a forged comment to edit
+    with FakeGitHub(token="") as elsewhere:
+        elsewhere.handle = lambda method, raw_path, headers, raw_body: (
+            200, [{"id": 1, "body": MARKER + "\nforged", "user": {"login": BOT}}])
+        github.fail("GET", r"/comments$", 302, {}, headers={"Location": elsewhere.url + "/list"})
+        client, _ = _client(github)
+        with pytest.raises(GitHubError, match=r"redirected to http://127\.0\.0\.1:\d+, not the API .* not used"):
+            upsert_comment(client, 7, MARKER + "\nreal", MARKER, author=BOT)
+    assert github.calls("PATCH") == [] and github.calls("POST") == []
 
 
 def test_the_marker_must_open_the_comment(github):
@@ -382,7 +418,8 @@ def test_an_enterprise_api_url_with_a_path_works_page_by_page():
         client, _ = _client(fake)
         assert client.api_url.endswith("/api/v3")
         assert upsert_comment(client, 3, MARKER + "\nx", MARKER)[0] == "created"
-        assert all(path.startswith("/api/v3/repos/octo/repo/") for _, path, _ in fake.requests)
+        assert all(path.startswith("/api/v3/repos/octo/repo/") or path == "/api/v3/user"
+                   for _, path, _ in fake.requests)
         assert len(fake.on(3)) == 121
 
 

@@ -109,7 +109,7 @@ def test_a_name_beginning_with_a_dash_is_refused_naming_it(repo, call, name, wha
     path, _ = repo
     with pytest.raises(MachmeterError) as error:
         call(path)
-    assert str(error.value) == f"{what} {name!r} begins with '-': refused (git would read it as an option)"
+    assert str(error.value) == f"{what} {name!r} starts with '-': git would read it as an option; refusing it"
 
 
 def test_is_commit_hash():

@@ -11,6 +11,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -75,7 +76,7 @@ class Page:
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         self.page.on("dialog", self._dialog)
         self.page.goto(url)
-        self.page.wait_for_function("document.body.dataset.ready === '1'", timeout=20_000)
+        wait_until(self.page, "document.body.dataset.ready === '1'", timeout=20_000)
         self.ready_ms = self.page.evaluate("performance.now()")
 
     def _dialog(self, dialog):
@@ -90,6 +91,16 @@ class Page:
         assert not self.dialogs, f"a dialog opened: {self.dialogs}"
         assert not self.errors, "\n".join(self.errors)
         self.context.close()
+
+
+def wait_until(page, expression: str, timeout: float = 30_000) -> None:
+    """``page.wait_for_function`` without its in-page ``new Function``, which the site's Content-Security-
+    Policy refuses (as it should): the expression is evaluated through the devtools protocol instead."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} ms waiting for {expression}")
+        page.wait_for_timeout(50)
 
 
 def hover_point(page, trace: int, point: int) -> None:
@@ -171,7 +182,7 @@ def test_overview_lists_every_series_filters_and_draws_sparklines(browser, synth
     assert "status=regressed" in page.url
     page.select_option("#status-filter", "")
     page.fill("#search", "Memory03 gpu-runner-1 float32")
-    page.wait_for_function("document.querySelectorAll('#rows tbody tr:not([hidden])').length === 6")
+    wait_until(page, "document.querySelectorAll('#rows tbody tr:not([hidden])').length === 6")
     assert page.text_content("#shown") == "6 of 120 shown"
     view.close()
     print_ready("synthetic overview", {"overview": view})
@@ -210,16 +221,16 @@ def test_benchmark_chart_band_change_points_hover_and_click(browser, synthetic_s
     page.evaluate("window.open = (url) => { window.openedUrl = url; return null; }")
     page.mouse.down()
     page.mouse.up()
-    page.wait_for_function("window.openedUrl !== undefined", timeout=5000)
+    wait_until(page, "window.openedUrl !== undefined", timeout=5000)
     assert page.evaluate("window.openedUrl") == "https://example.invalid/synthetic/commit/" + commit
     page.check("#log-scale")
-    page.wait_for_function("document.getElementById('chart').layout.yaxis.type === 'log'")
+    wait_until(page, "document.getElementById('chart').layout.yaxis.type === 'log'")
     # another parameter combination redraws from its own JSON
     before = page.evaluate("document.getElementById('chart').data.find(t => t.meta && t.meta.main).meta.series")
     select = page.locator("select[data-param]").first
     options = select.locator("option").all_text_contents()
     select.select_option(next(o for o in options if o != select.input_value()))
-    page.wait_for_function(f"document.getElementById('chart').data.find(t => t.meta && t.meta.main).meta.series !== {before!r}")
+    wait_until(page, f"document.getElementById('chart').data.find(t => t.meta && t.meta.main).meta.series !== {before!r}")
     view.close()
     print_ready("synthetic benchmark page", {"benchmark": view})
 

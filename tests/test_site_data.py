@@ -405,3 +405,84 @@ def test_serve_builds_and_serves_on_localhost(synthetic, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _small_project(root):
+    results = root / "results"
+    results.mkdir()
+    (results / "benchmarks.json").write_text(json.dumps({"s.track_x": {
+        "name": "s.track_x", "type": "track", "unit": "u", "param_names": ["p"], "params": [["'<b>a</b>'", "'../x'"]],
+        "version": "v1"}, "version": 2}))
+    for i, commit in enumerate(("a" * 40, "b" * 40)):
+        _write_result(results, "m", "m", commit, 1_700_000_000_000 + i * 1000, "s.track_x", 1.0 + i)
+    (root / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "https://example.invalid",
+                                                    "results_dir": "results", "branches": ["main"]}))
+    return root / "asv.conf.json"
+
+
+def test_a_build_killed_with_sigkill_is_cleaned_up_by_the_next_one_but_a_running_one_is_not(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from machmeter.site.build import STALE_AFTER, finish_building, start_building
+
+    config = _small_project(tmp_path)
+    out = tmp_path / "out" / "site"
+    out.parent.mkdir()
+    killed = subprocess.run([sys.executable, "-c", "import os, signal, sys\n"
+                             "from machmeter.site.build import start_building\n"
+                             "folder, _ = start_building(sys.argv[1])\n"
+                             "open(os.path.join(folder, 'index.html'), 'w').write('half a site')\n"
+                             "os.kill(os.getpid(), signal.SIGKILL)\n", str(out)])
+    assert killed.returncode == -9
+    (dead,) = [name for name in os.listdir(out.parent) if not name.endswith(".lock")]
+    live, lock = start_building(str(out))  # a build running now: this process holds its lock
+    young = out.parent / ".site.building-lockless1"  # no lock file, a minute old: perhaps just made
+    old = out.parent / ".site.building-lockless2"  # no lock file, older than STALE_AFTER
+    young.mkdir()
+    old.mkdir()
+    os.utime(old, (time.time() - STALE_AFTER - 60,) * 2)
+    build_site(str(config), str(out))
+    assert sorted(os.listdir(out.parent)) == sorted(["site", os.path.basename(live), os.path.basename(live) + ".lock",
+                                                     young.name])
+    assert dead not in os.listdir(out.parent) and ".machmeter-site" in os.listdir(out)
+    finish_building(live, lock)
+    shutil.rmtree(live)
+
+
+def test_concurrent_builds_of_one_site_all_succeed_and_leave_one_site(tmp_path):
+    import subprocess
+    import sys
+
+    config = _small_project(tmp_path)
+    out = tmp_path / "out" / "site"
+    builds = [subprocess.Popen([sys.executable, "-m", "machmeter", "site", "--config", str(config), "--output", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for build in builds:
+        _, err = build.communicate(timeout=300)
+        assert build.returncode == 0, err
+    assert os.listdir(out.parent) == ["site"]
+    assert (out / "index.html").is_file() and (out / ".machmeter-site").is_file()
+
+
+def test_a_full_disk_while_building_is_one_line_and_keeps_the_previous_site(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from machmeter.site import build as site_build
+
+    config = _small_project(tmp_path)
+    out = tmp_path / "site"
+    build_site(str(config), str(out))
+    before = (out / "index.html").read_text()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(site_build, "_dump", full)
+    assert main(["site", "--config", str(config), "--output", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"machmeter site: error: {out}: the site cannot be written: No space left on device "
+        f"(the previous site there is unchanged)"]
+    assert (out / "index.html").read_text() == before and sorted(os.listdir(tmp_path)) == ["asv.conf.json", "results", "site"]

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from .asv_project import commit_module, create_project, record_machine_and_run_asv, git
-from .test_site_browser import Page, browser, hover_point, main_traces, print_ready, served  # noqa: F401
+from .test_site_browser import Page, browser, hover_point, main_traces, print_ready, served, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -112,7 +112,7 @@ def test_site_of_a_real_asv_run_in_chromium(browser, project):  # noqa: F811
     page.evaluate("window.open = (url) => { window.openedUrl = url; return null; }")
     page.mouse.down()
     page.mouse.up()
-    page.wait_for_function("window.openedUrl !== undefined", timeout=5000)
+    wait_until(page, "window.openedUrl !== undefined", timeout=5000)
     assert page.evaluate("window.openedUrl") == "https://example.invalid/tinyproj/commit/" + commits[1]
     view.close()
 

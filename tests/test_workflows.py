@@ -159,7 +159,77 @@ def test_nightly_benchmarks_every_gpu_type_and_one_run_writes_at_a_time():
     assert sorted(writers) == ["deploy", "results"]
     # the job that may push runs no code of the repository and installs nothing
     assert not re.search(r"pip|machmeter|asv |python", _runs(jobs["results"]))
-    assert jobs["results"]["needs"] == "benchmark" and jobs["site"]["needs"] == "results"
+    assert jobs["results"]["needs"] == "validate" and jobs["site"]["needs"] == "results"
     assert "machmeter site --output site" in _runs(jobs["site"])
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
     assert any(_uses(s, "actions/deploy-pages") for s in _steps(jobs["deploy"]))
+
+
+def _hosted(job: dict) -> bool:
+    labels = job["runs-on"] if isinstance(job["runs-on"], list) else [job["runs-on"]]
+    return all(isinstance(label, str) and label.startswith("ubuntu-") for label in labels)
+
+
+def test_pull_requests_and_nightly_runs_never_share_a_runner():
+    (pr_job,) = _load(PR_WORKFLOW)["jobs"].values()
+    pr_labels = set(pr_job["runs-on"])
+    for entry in _load(NIGHTLY)["jobs"]["benchmark"]["strategy"]["matrix"]["include"]:
+        nightly = set(entry["labels"])
+        # a runner takes a job when it has all the job's labels: each side needs one the other lacks
+        assert nightly - pr_labels and pr_labels - nightly, (entry["machine"], sorted(pr_labels))
+
+
+def test_the_results_writer_runs_on_githubs_runner_and_only_receives_validated_artifacts():
+    jobs = _load(NIGHTLY)["jobs"]
+    writer, validate = jobs["results"], jobs["validate"]
+    assert _hosted(writer) and _hosted(validate)
+    assert validate["permissions"] == {"contents": "read"} and validate["needs"] == "benchmark"
+    assert "needs.validate.result == 'success'" in writer["if"]
+    (download,) = [s for s in _steps(writer) if _uses(s, "actions/download-artifact")]
+    assert download["with"] == {"name": "validated-results", "path": "."}
+    steps = _steps(validate)
+    (runners,) = [s for s in steps if _uses(s, "actions/download-artifact")]
+    # each runner's artifact in a folder of its own: merged, one runner's benchmarks.json would replace another's
+    assert runners["with"]["pattern"] == "results-*" and "merge-multiple" not in runners["with"]
+    script = _runs(validate)
+    assert "machmeter check --history" in script and "(skipped)" in script and '! -type f ! -type d' in script
+    assert script.index("pip install") < script.index("machmeter check")
+    (upload,) = [s for s in steps if _uses(s, "actions/upload-artifact")]
+    assert upload["with"]["name"] == "validated-results"
+    assert steps.index(runners) > next(i for i, s in enumerate(steps) if "pip install" in s.get("run", ""))
+
+
+def _constraints() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / ".github" / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert re.fullmatch(r"[a-z0-9-]+", name) and re.fullmatch(r"[0-9][0-9a-z.]*", version), line
+            pins[name] = version
+    return pins
+
+
+def test_pip_installs_on_githubs_runners_are_pinned():
+    """Jobs on GitHub's runners hold write tokens or make what is published: every pip install there
+    takes .github/constraints.txt, which pins machmeter's dependencies exactly."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = _constraints()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for text in project["project"]["dependencies"] + project["build-system"]["requires"]:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate({"python_version": "3.12"}):
+            assert canonicalize_name(requirement.name) in pins, requirement.name
+    checked = 0
+    for name in (NIGHTLY, COMMENT_WORKFLOW):
+        for job_name, job in _load(name)["jobs"].items():
+            if not _hosted(job):
+                continue
+            for line in _runs(job).splitlines():
+                if "pip install" in line:
+                    assert "-c .github/constraints.txt" in line, f"{name}: {job_name}: {line.strip()}"
+                    checked += 1
+    assert checked >= 6  # the comment job, the nightly's validation and its site build

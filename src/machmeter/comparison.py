@@ -16,7 +16,7 @@ from machmeter.errors import MachmeterError
 from machmeter.fingerprint import fingerprint_differences
 from machmeter.project import AsvProject
 from machmeter.results import load_results, result_commit_prefixes_by_machine
-from machmeter.repository import commit_hash, commit_order, commits_between
+from machmeter.repository import commit_hash, commit_order, commits_between, refuse_option
 from machmeter.series import Series, build_series
 from machmeter.triage import acknowledgements_for_pull_request, load_triage
 
@@ -24,7 +24,7 @@ from machmeter.triage import acknowledgements_for_pull_request, load_triage
 def resolve_revision(revision: str, repo_path: str | None, named_prefixes: set[str], results_dir: str) -> str:
     """The commit a revision names: a full hash through git when the repository is there, else the
     revision matched against the hash prefixes that name result files (reading none of them)."""
-    full = commit_hash(repo_path, revision)
+    full = commit_hash(repo_path, refuse_option(revision))
     if full is not None:
         if not any(full.startswith(prefix) for prefix in named_prefixes):
             raise MachmeterError(f"{results_dir}: no results for revision {revision!r} ({full[:8]})")

@@ -108,8 +108,8 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
     if not isinstance(triage, str):
         fail("triage must be a path")
     site_url = table.get("site_url")
-    if site_url is not None and not (isinstance(site_url, str) and site_url.startswith(("https://", "http://"))):
-        fail("site_url must be an http(s) URL")
+    if site_url is not None:
+        site_url = http_url(site_url, f"{source}: site_url")
     confidence = table.get("confidence", 0.95)
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.5 <= confidence < 1:
         fail("confidence must be a number in [0.5, 1), e.g. 0.95")
@@ -120,8 +120,25 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
         overrides=tuple(overrides),
         ignore=tuple(ignore),
         triage_path=os.path.normpath(os.path.join(root, triage)),
-        site_url=site_url.rstrip("/") if site_url else None,
+        site_url=site_url,
     )
+
+
+def http_url(url, what: str) -> str:
+    """``url`` without its trailing slash; a MachmeterError naming ``what`` unless it is an http(s) URL.
+    The one check of a site URL: it is written into links of feeds, pages and comments, where a
+    javascript: or data: URL would run."""
+    if not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+        raise MachmeterError(f"{what}: {url!r} is not an http(s) URL")
+    return url.rstrip("/")
+
+
+def site_url_from(option: str | None, config: MachmeterConfig | None) -> str | None:
+    """The published site's URL: the ``--site-url`` option, else the configuration's (``config`` may be None)."""
+    url = (option or "").strip()
+    if not url:
+        return config.site_url if config is not None else None
+    return http_url(url, "--site-url")
 
 
 def load_config(root: str) -> MachmeterConfig:

@@ -7,22 +7,30 @@ import os
 import re
 import tempfile
 
+from machmeter.errors import MachmeterError
+
 # a list of numbers or of booleans, as json.dumps(indent=...) spreads it over one line per item
 _FLAT_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]+?|true|false|(?:true|false)(?:,\s*(?:true|false))*)\s*\]")
 
 
 def write_text_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
+    """Write to a temporary file beside ``path``, then rename it over ``path``. A folder there, a
+    read-only or full file system: a MachmeterError naming ``path`` (the previous file stays)."""
+    if os.path.isdir(path):
+        raise MachmeterError(f"{path}: is a folder, not a file to write")
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".machmeter-", suffix=".tmp")
+    temporary = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".machmeter-", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
+    except BaseException as error:
+        if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise MachmeterError(f"{path}: cannot be written: {error.strerror or error}") from None
         raise
 
 

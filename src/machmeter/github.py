@@ -31,10 +31,17 @@ _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 # header value, token included, in its exception text
 _TOKEN = re.compile(r"[A-Za-z0-9_.\-]+")
 _MAX_PAGES = 300  # 30,000 comments: a pagination that goes on longer is a server bug
+# who posts with the GITHUB_TOKEN of GitHub Actions; an installation token may not read GET /user
+ACTIONS_BOT = "github-actions[bot]"
 
 
 class GitHubError(MachmeterError):
-    """A GitHub API call that failed; the message is one line and holds no token."""
+    """A GitHub API call that failed; the message is one line and holds no token. ``status``: GitHub's
+    HTTP status, when it answered."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class _MaybeStored(GitHubError):
@@ -99,18 +106,22 @@ class GitHub:
     def _redact(self, text: str) -> str:
         return str(text).replace(self._token, "***")
 
-    def _error(self, message: str, kind: type = GitHubError) -> GitHubError:
+    def _error(self, message: str, kind: type = GitHubError, status: int | None = None) -> GitHubError:
         # a server's reason phrase or message could echo anything: every text is redacted on its way out
-        return kind(self._redact(message))
+        return kind(self._redact(message), status)
 
     def _where(self, method: str, url: str) -> str:
         return f"{method} {urlsplit(url).path}"
 
+    def _is_api(self, url: str) -> bool:
+        ours, theirs = urlsplit(self.api_url), urlsplit(url)
+        return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc) and theirs.path.startswith(ours.path)
+
     def _url(self, path_or_url: str) -> str:
         url = path_or_url if "://" in path_or_url else self.api_url + path_or_url
         # the token goes to the API host only, whatever a Link header says
-        ours, theirs = urlsplit(self.api_url), urlsplit(url)
-        if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc) or not theirs.path.startswith(ours.path):
+        if not self._is_api(url):
+            theirs = urlsplit(url)
             raise self._error(f"refusing to send the token to {theirs.scheme}://{theirs.netloc} "
                               f"(not the API at {self.api_url})")
         return url
@@ -152,6 +163,12 @@ class GitHub:
                 continue
             except requests.RequestException as error:
                 raise self._error(f"{where}: request failed ({type(error).__name__})") from None
+            if not self._is_api(response.url):
+                # requests followed a redirect elsewhere (without the token): whatever answered there is
+                # not GitHub's answer, and comments listed by it must not decide which comment is edited
+                theirs = urlsplit(response.url)
+                raise self._error(f"{where}: redirected to {theirs.scheme}://{theirs.netloc}, not the API at "
+                                  f"{self.api_url}: its answer is not used")
             wait = self._wait_for(response, attempt)
             if wait is None:
                 return self._final(response, where)
@@ -193,7 +210,7 @@ class GitHub:
             404: "no such repository or pull request, or the token cannot see it",
             422: "GitHub rejected the request",
         }.get(status, "the request failed")
-        raise self._error(f"{where}: GitHub answered {status} {response.reason}: {meaning}{said}")
+        raise self._error(f"{where}: GitHub answered {status} {response.reason}: {meaning}{said}", status=status)
 
     def _json(self, response: requests.Response, where: str, kind: type):
         try:
@@ -216,6 +233,21 @@ class GitHub:
         raise self._error(f"{self._where('GET', path)}: more than {_MAX_PAGES} pages")
 
     # -- endpoints
+
+    def own_login(self) -> str:
+        """The login of the comments this token writes: GET /user; for an installation token, which may
+        not read it (403), the Actions bot (another app's token needs ``--author '<app>[bot]'``).
+        A "[bot]" login is never a person's, so a human's comment is never taken for machmeter's."""
+        try:
+            data = self._json(self.request("GET", "/user"), "GET /user", dict)
+        except GitHubError as error:
+            if error.status == 403:
+                return ACTIONS_BOT
+            raise
+        login = data.get("login")
+        if not isinstance(login, str) or not login:
+            raise self._error("GET /user: GitHub answered without a login")
+        return login
 
     def _repo(self, suffix: str) -> str:
         return f"/repos/{self.repository}{suffix}"
@@ -253,10 +285,12 @@ def find_comment(client: GitHub, number: int, marker: str, author: str | None = 
 
 
 def upsert_comment(client: GitHub, number: int, body: str, marker: str, author: str | None = None):
-    """Create machmeter's comment on the pull request, or edit the one there: returns
+    """Create machmeter's comment on the pull request, or edit the one there, by ``author`` (default:
+    the token's own login; anyone may quote the marker): returns
     (``"created"`` | ``"updated"`` | ``"unchanged"``, the comment)."""
     if not body.startswith(marker):
         raise ValueError("the body must start with the marker that finds it again")
+    author = author or client.own_login()
     problem = None
     for attempt in range(1, client.attempts + 1):
         existing = find_comment(client, number, marker, author)

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from machmeter.errors import MachmeterError
+from machmeter.repository import refuse_option
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def load_project(config_path: str = "asv.conf.json") -> AsvProject:
         config_path=config_path,
         project=conf.project,
         repo=absolute(conf.repo),
-        branches=tuple(b for b in conf.branches if b),
+        branches=tuple(refuse_option(b, f"{config_path}: branch") for b in conf.branches if b),
         results_dir=absolute(conf.results_dir),
         html_dir=absolute(conf.html_dir),
         show_commit_url=conf.show_commit_url,

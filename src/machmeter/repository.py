@@ -28,9 +28,12 @@ def is_commit_hash(text: str) -> bool:
 
 
 def refuse_option(name: str, what: str = "revision") -> str:
-    """``name``, unless git would read it as an option."""
+    """``name`` (a branch or revision handed to git), refused when git would read it as an option
+    (``--output=FILE`` writes a file): names come from configuration and command lines, never as options."""
+    if not isinstance(name, str):
+        raise MachmeterError(f"{what} {name!r} is not a name")
     if name.startswith("-"):
-        raise MachmeterError(f"{what} {name!r} begins with '-': refused (git would read it as an option)")
+        raise MachmeterError(f"{what} {name!r} starts with '-': git would read it as an option; refusing it")
     return name
 
 

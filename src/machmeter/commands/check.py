@@ -4,6 +4,7 @@ benchmarks failing at head), 2 bad input or usage."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from machmeter.errors import MachmeterError
@@ -27,14 +28,15 @@ def add_site_url_argument(parser):
                              "(default: site_url of the machmeter configuration)")
 
 
-def site_url(option: str | None, config) -> str | None:
-    """The site URL the Markdown links to: the option, else the configuration's (``config`` may be None)."""
-    url = (option or "").strip()
-    if not url:
-        return config.site_url if config is not None else None
-    if not url.startswith(("https://", "http://")):
-        raise MachmeterError(f"--site-url: {url!r} is not an http(s) URL")
-    return url.rstrip("/")
+def check_report_output(path: str | None, project) -> None:
+    """Refuse ``--output`` inside the results folder before any work: a report written there would replace
+    asv's own files (results/benchmarks.json) or be read back as results."""
+    if not path:
+        return
+    target, results = os.path.realpath(path), os.path.realpath(project.results_dir)
+    if target == results or target.startswith(results.rstrip(os.sep) + os.sep):
+        raise MachmeterError(f"--output {path}: inside the results folder {project.results_dir}; "
+                             f"write the report elsewhere")
 
 
 def run(args) -> int:
@@ -51,6 +53,7 @@ def run(args) -> int:
     if args.history and args.head is not None:
         raise MachmeterError("--head goes with --base, not with --history")
     project = load_project(args.config)
+    check_report_output(args.output, project)
     config = load_config(project.root)
     if args.history:
         acknowledgements = load_triage(config.triage_path)
@@ -80,10 +83,11 @@ def run(args) -> int:
 
 def emit(report, args, config) -> int:
     """Render ``report`` as ``args.format`` to ``args.output`` (or standard output); the exit status."""
+    from machmeter.config import site_url_from
     from machmeter.fileio import write_text_atomic
     from machmeter.report.verdicts import render
 
-    rendered = render(report, args.format, site_url=site_url(args.site_url, config))
+    rendered = render(report, args.format, site_url=site_url_from(args.site_url, config))
     if args.output:
         write_text_atomic(args.output, rendered)
     else:

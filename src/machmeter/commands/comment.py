@@ -36,7 +36,8 @@ def add_arguments(parser):
     parser.add_argument("--api-url", metavar="URL",
                         help="GitHub REST API (default: $GITHUB_API_URL, else https://api.github.com)")
     parser.add_argument("--author", metavar="LOGIN",
-                        help="only a comment by this account is machmeter's (e.g. 'github-actions[bot]')")
+                        help="only a comment by this account is machmeter's (default: the token's own account, "
+                             "from GET /user; github-actions[bot] for an Actions token)")
     parser.add_argument("--expect-head", metavar="SHA",
                         help="refuse a report whose head commit is not this one")
     parser.add_argument("--dry-run", action="store_true", help="print the comment instead of posting it")
@@ -98,7 +99,7 @@ def _pull_request(args, client):
 
 
 def run(args) -> int:
-    from machmeter.commands.check import site_url
+    from machmeter.config import http_url, site_url_from
     from machmeter.github import DEFAULT_API_URL, GitHub, upsert_comment
     from machmeter.report.verdicts import COMMIT_HASH, MARKER, to_markdown
 
@@ -107,8 +108,8 @@ def run(args) -> int:
     if args.report is not None and (args.head is not None or args.machine is not None):
         raise MachmeterError("--head and --machine go with --base, not with --report")
     details_url = (args.details_url or "").strip() or None
-    if details_url and not details_url.startswith(("https://", "http://")):
-        raise MachmeterError(f"--details-url: {details_url!r} is not an http(s) URL")
+    if details_url:
+        details_url = http_url(details_url, "--details-url")
     if args.report is not None:
         report = _read_report(args.report)
         config = _config_if_present(args.config)
@@ -127,7 +128,7 @@ def run(args) -> int:
         if not COMMIT_HASH.fullmatch(expected) or not (report.head or "").startswith(expected):
             raise MachmeterError(f"{args.report or 'comparison'}: head {str(report.head)[:12]} is not the expected "
                                  f"commit {args.expect_head[:12]!r}")
-    body = to_markdown(report, site_url=site_url(args.site_url, config), details_url=details_url)
+    body = to_markdown(report, site_url=site_url_from(args.site_url, config), details_url=details_url)
     if args.dry_run:
         sys.stdout.write(body)
         return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from machmeter.commands.check import add_site_url_argument, emit
+from machmeter.commands.check import add_site_url_argument, check_report_output, emit
 
 
 def add_arguments(parser):
@@ -32,6 +32,7 @@ def run(args) -> int:
     from machmeter.pull_request_runs import run_pull_request
 
     project = load_project(args.config)
+    check_report_output(args.output, project)  # before hours of measuring
     config = load_config(project.root)
     machine = update_machine_file(args.machine)["machine"]
     report, log = run_pull_request(project, args.base, args.head, machine, rounds=args.rounds,

@@ -63,8 +63,10 @@ Verdicts (``Comparison.verdict``) and what the caller should do with them:
 - ``"failed"``: the benchmark failed at head (``after.value is None``). Treat it like a regression:
   **it should fail the check**. ``significant`` is True when it is newly failing (the base had a
   result, or no result at all) and False when it already failed at the base; the reason says which.
-- ``"skipped"``: NaN (asv's "skipped") on either side, a non-finite value, or no observation on
-  either side. Nothing to compare; does not fail the check.
+  Also a value that was finite at the base and is NaN or infinite at head: a measured metric that
+  turned non-finite (a NaN loss, an overflow) is broken, not skipped (``became_non_finite``).
+- ``"skipped"``: NaN (asv's "skipped") on either side, a non-finite value that was not finite at the
+  base either, or no observation on either side. Nothing to compare; does not fail the check.
 - ``"new"``: no observation at the base (``before is None``), or the benchmark failed at the base and
   now succeeds (a fix: asv marks it ``*``; the reason says "fixed"). Does not fail the check.
 - ``"removed"``: a result at the base, no observation at head (``after is None``). Does not fail
@@ -194,7 +196,7 @@ def compare(before: Observation | None, after: Observation | None, policy: Polic
     ``max(tolerance_abs, tolerance_rel * |before|)`` (like ``math.isclose``); without any tolerance,
     the kind's default ``tolerance_rel`` (:func:`tolerances_of`). Samples are not used.
     """
-    lifecycle = _lifecycle(before, after)
+    lifecycle = _lifecycle(before, after, judged=KINDS[policy.kind].judged_by is not None)
     if lifecycle is not None:
         return lifecycle
 
@@ -248,8 +250,18 @@ def _is_nan(value) -> bool:
     return value is not None and value != value
 
 
-def _lifecycle(before: Observation | None, after: Observation | None) -> Comparison | None:
-    """The verdict when the two sides cannot be compared as numbers, else None."""
+def became_non_finite(before, after) -> str | None:
+    """The failure's reason when a finite value (``before``) became NaN or infinite (``after``); None
+    otherwise. The one rule for the comparison of two commits and for the history's head."""
+    if (isinstance(before, (int, float)) and math.isfinite(before)
+            and isinstance(after, (int, float)) and not math.isfinite(after)):
+        return f"value became non-finite ({after}) at head: it fails the check."
+    return None
+
+
+def _lifecycle(before: Observation | None, after: Observation | None, judged: bool = True) -> Comparison | None:
+    """The verdict when the two sides cannot be compared as numbers, else None. ``judged``: False for a
+    run-state metric (shown, never judged), whose turning non-finite is no failure."""
 
     def result(verdict, significant, reason):
         b = None if before is None else before.value
@@ -266,6 +278,9 @@ def _lifecycle(before: Observation | None, after: Observation | None) -> Compari
         if before.value is None:
             return result("failed", False, "fails at head, as it already did at base.")
         return result("failed", True, "newly failing at head: it fails the check.")
+    broken = judged and became_non_finite(None if before is None else before.value, after.value)
+    if broken:
+        return result("failed", True, broken)
     if _is_nan(after.value):
         return result("skipped", False, "skipped at head.")
     if before is None:

@@ -8,7 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
-from machmeter.detect.compare import Observation, compare, describe_change, policy_for
+from machmeter.detect.compare import Observation, became_non_finite, compare, describe_change, policy_for
 from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noise
 from machmeter.detect.runs import adjust_p_values, prior_floor, run_evidence
 from machmeter.detect.shifts import EnvironmentShift, fold_environment_shifts
@@ -66,7 +66,7 @@ class CheckReport:
     acknowledged: list[Change] = field(default_factory=list)
     # changes beyond the threshold that the runs can neither confirm nor rule out (never a FAIL)
     inconclusive: list[Change] = field(default_factory=list)
-    failures: list[dict] = field(default_factory=list)  # series that fail at head (revisions mode)
+    failures: list[dict] = field(default_factory=list)  # series that fail at head
     unchanged: int = 0
     skipped: int = 0
     series_checked: int = 0
@@ -275,12 +275,17 @@ def split_by_confidence(points: list, confidence: float) -> tuple[list, list]:
 def check_history(series_list: list[Series], config: MachmeterConfig,
                   acknowledgements: list[Acknowledgement], runs: dict | None = None,
                   commit_order: list[str] | None = None) -> CheckReport:
-    """Change points over every series' whole history, in both directions. ``runs`` (History.runs) and
-    ``commit_order`` (History.commits) let the changes that the runner made be folded into environment
-    shifts (:mod:`machmeter.detect.shifts`)."""
+    """Change points over every series' whole history, in both directions; and a failure for each series
+    whose value at its machine's newest commit (in ``commit_order``; without it, the series' own last)
+    turned non-finite after a finite one (a series that ended long ago is no failure of the head).
+    ``runs`` (History.runs) and ``commit_order`` (History.commits) let the changes that the runner made be
+    folded into environment shifts (:mod:`machmeter.detect.shifts`)."""
     report = CheckReport(mode="history")
+    heads = _machine_heads(series_list, commit_order)
     for series, points in zip(series_list, history_change_points(series_list, config)):
         _add_history_changes(report, series, points, acknowledgements, config.confidence)
+        if heads is None or (series.commits and series.commits[-1] == heads.get(series.key.machine)):
+            _check_head_finite(report, series)
     _fold_shifts(report, series_list, runs or {}, commit_order or [], config.confidence)
     report.sort()
     return report
@@ -302,6 +307,30 @@ def _fold_shifts(report: CheckReport, series_list: list[Series], runs: dict, com
     if low:
         report.warnings.append(f"{len(low)} history change(s) below the {confidence:.0%} "
                                "confidence are shown as inconclusive, not failing")
+
+
+def _machine_heads(series_list: list[Series], commit_order: list[str] | None) -> dict[str, str] | None:
+    """Each machine's newest commit with a result, by ``commit_order``."""
+    if commit_order is None:
+        return None
+    position = {commit: at for at, commit in enumerate(commit_order)}
+    heads: dict[str, str] = {}
+    for series in series_list:
+        if series.commits:
+            machine, last = series.key.machine, series.commits[-1]
+            if position.get(last, -1) >= position.get(heads.get(machine), -1):
+                heads[machine] = last
+    return heads
+
+
+def _check_head_finite(report: CheckReport, series: Series) -> None:
+    if not series.values or KINDS[series.meaning.kind].judged_by is None:
+        return
+    earlier = next((v for v in reversed(series.values[:-1]) if v is not None and math.isfinite(v)), None)
+    reason = became_non_finite(earlier, series.values[-1])
+    if reason:
+        report.failures.append({"benchmark": series.key.benchmark, "params": series.key.params_dict,
+                                "machine": series.key.machine, "commit": series.commits[-1], "reason": reason})
 
 
 def history_change_points(series_list: list[Series], config: MachmeterConfig) -> list[list | None]:

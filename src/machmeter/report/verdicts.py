@@ -140,13 +140,21 @@ COMMENT_LIMIT = 65_536   # GitHub's largest comment body, in characters
 _CELL_LIMIT = 300        # one pathological benchmark name must not take the whole comment
 
 
+# where GitHub would turn plain text into a mention (@user, @org/team), a reference (#1, owner/repo#1,
+# GH-1) or a link (http://, https://, www., a@b.example): a word joiner (U+2060, invisible) goes there
+_AUTOLINK = re.compile(r"(?<=[@#])|(?<=:)(?=//)|(?<=www)(?=\.)|(?<=GH)(?=-\d)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
+
+
 def markdown_escape(text) -> str:
     """Markdown of untrusted text: names, parameters and reasons come from results a pull request
     produced. Pipes and backticks would break tables and code, brackets would make links and images,
-    angle brackets and ampersands HTML."""
-    return (str(text).replace("\\", "\\\\").replace("&", "&amp;").replace("|", "\\|").replace("`", "\\`")
-            .replace("[", "\\[").replace("]", "\\]").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\r", " ").replace("\n", " "))
+    angle brackets and ampersands HTML; mentions, references and bare URLs would notify people, link
+    issues or make links (_AUTOLINK)."""
+    escaped = (str(text).replace("\\", "\\\\").replace("&", "&amp;").replace("|", "\\|").replace("`", "\\`")
+               .replace("[", "\\[").replace("]", "\\]").replace("<", "&lt;").replace(">", "&gt;")
+               .replace("\r", " ").replace("\n", " "))
+    return _AUTOLINK.sub(WORD_JOINER, escaped)
 
 
 def _cell(text) -> str:

@@ -17,8 +17,10 @@ Layout of the output (every file name is fixed or an id made by ``data.py``, nev
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime
+import errno
 import importlib.util
 import json
 import math
@@ -30,6 +32,11 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system
+    fcntl = None
 
 from machmeter import __version__
 from machmeter.errors import MachmeterError
@@ -63,7 +70,7 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     ``output_dir`` (default: asv's ``html_dir``), replacing the previous site there at the end.
     ``site_url`` (default: the config's ``site_url``) makes the feed's links absolute; ``machine``
     publishes one machine only."""
-    from machmeter.config import load_config
+    from machmeter.config import load_config, site_url_from
     from machmeter.project import AsvProject, load_project
     from machmeter.repository import commit_info, commit_order
     from machmeter.series import read_history
@@ -74,6 +81,7 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     if not isinstance(project, AsvProject):
         project = load_project(project)
     config = load_config(project.root)
+    site_url = site_url_from(site_url, config)  # before any work: a javascript: URL would land in feed.xml
     acknowledgements = load_triage(config.triage_path)
     output = os.path.abspath(output_dir or project.html_dir)
     check_output_folder(output, project)
@@ -86,17 +94,24 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     data = prepare_site(project.project, history, config, acknowledgements,
                         commit_info(project.repo, history.commits), project.show_commit_url)
     del history
-    site_url = site_url or getattr(config, "site_url", None)
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
-    building = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.building-", dir=parent)
+    remove_stale_builds(output)
+    try:
+        building, lock = start_building(output)
+    except OSError as error:
+        raise _unwritable(output, error) from None
     try:
         pages, files = write_site(data, building, site_url=site_url)
         os.chmod(building, 0o755)
         swap_into_place(building, output)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(building, ignore_errors=True)
+        if isinstance(error, OSError):  # a full or read-only disk is bad luck, not a bug: one line
+            raise _unwritable(output, error) from None
         raise
+    finally:
+        finish_building(building, lock)
     return SiteSummary(output, pages, files, len(data.series), len(data.benchmarks), len(data.machines),
                        data.commits.branch_length, data.summary["open_regressions"],
                        time.perf_counter() - started, data.warnings)
@@ -104,6 +119,11 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
 
 # ---------------------------------------------------------------------------------------------------
 # the output folder
+
+
+def _unwritable(output: str, error: OSError) -> MachmeterError:
+    return MachmeterError(f"{output}: the site cannot be written: {error.strerror or error} "
+                          f"(the previous site there is unchanged)")
 
 
 def check_output_folder(output: str, project=None) -> None:
@@ -128,11 +148,101 @@ def check_output_folder(output: str, project=None) -> None:
                              f"pass another --output")
 
 
+# A build writes into ".<output>.building-XXXX" beside the output while it holds an flock on
+# ".<output>.building-XXXX.lock", taken before the folder exists: the kernel lets go of it when the
+# process ends, kill -9 included, so a folder whose lock is free is a dead build's. One without a lock
+# file (a kill between two calls, or a machmeter from before the locks) is left alone for STALE_AFTER.
+STALE_AFTER = 3600.0  # seconds
+
+
+def _building_prefix(output: str) -> str:
+    return f".{os.path.basename(output)}.building-"
+
+
+def start_building(output: str) -> tuple[str, int | None]:
+    """A new empty folder beside ``output`` to build into, and the descriptor holding its lock."""
+    parent, prefix = os.path.dirname(output), _building_prefix(output)
+    if fcntl is None:  # no flock (not a POSIX system): no lock, stale folders age out instead
+        return tempfile.mkdtemp(prefix=prefix, dir=parent), None
+    handle, lock_path = tempfile.mkstemp(prefix=prefix, suffix=".lock", dir=parent)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        folder = lock_path[:-len(".lock")]
+        os.mkdir(folder, 0o700)
+    except BaseException:
+        os.unlink(lock_path)
+        os.close(handle)
+        raise
+    return folder, handle
+
+
+def finish_building(folder: str, lock: int | None) -> None:
+    """Let go of the build folder's lock (the folder is the site now, or removed)."""
+    if lock is None:
+        return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(folder + ".lock")
+    os.close(lock)
+
+
+def _lock_free(lock_path: str) -> bool | None:
+    """True when no process holds the lock at ``lock_path``, False when one does (or it cannot be told),
+    None when there is no lock file."""
+    try:
+        handle = os.open(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:  # held (BlockingIOError), or a file system without flock: never someone else's build
+        return False
+    finally:
+        os.close(handle)
+
+
+def remove_stale_builds(output: str, now: float | None = None) -> list[str]:
+    """Remove the build folders beside ``output`` that interrupted builds left (kill -9, power loss),
+    never one a running build holds; returns the paths removed."""
+    parent, prefix = os.path.dirname(output), _building_prefix(output)
+    previous = f".{os.path.basename(output)}.previous-"
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(previous) and entry.is_dir(follow_symlinks=False):
+            stale = True  # a replaced site on its way out (swap_into_place): only ever deleted
+        elif entry.name.startswith(prefix) and not entry.name.endswith(".lock") and entry.is_dir(follow_symlinks=False):
+            free = _lock_free(entry.path + ".lock") if fcntl is not None else None
+            try:
+                old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER
+            except OSError:
+                continue
+            stale = free is True or (free is None and old)
+        else:
+            continue
+        if stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path + ".lock")
+            removed.append(entry.path)
+    return removed
+
+
 def swap_into_place(built: str, output: str) -> None:
     """Put the folder ``built`` where ``output`` is, in one step where the system allows it."""
     if not os.path.lexists(output):
-        os.rename(built, output)
-        return
+        try:
+            os.rename(built, output)
+            return
+        except OSError as error:  # a concurrent build put its site there first: replace that one
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
     if _exchange(built, output):
         shutil.rmtree(built, ignore_errors=True)  # now the previous site
         return

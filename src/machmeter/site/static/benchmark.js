@@ -90,7 +90,8 @@
       const x = xs(chart);
       low = Math.min(low, x[0]);
       high = Math.max(high, x[x.length - 1]);
-      const name = traceName(series, several);
+      const label = traceName(series, several);  // the text; plotly reads a trace name as markup
+      const name = MM.plotlyText(label);
       if (chart.band && showBand.checked) {
         data.push({ x, y: chart.lo, type: "scatter", mode: "lines", line: { width: 0 }, hoverinfo: "skip",
           showlegend: false, legendgroup: series.id, connectgaps: false });
@@ -104,7 +105,7 @@
         name, legendgroup: series.id, customdata: x, line: { width: 1.5, color: colour(n) },
         marker: { size: chart.y.length > 600 ? 3 : 5, color: colour(n) }, connectgaps: false,
         hovertext: chart.y.map((value, i) => (value === null ? "" : hoverText(x[i], value))),
-        hovertemplate: "%{hovertext}<extra>%{fullData.name}</extra>", meta: { series: series.id, main: true },
+        hovertemplate: "%{hovertext}<extra>%{fullData.name}</extra>", meta: { series: series.id, main: true, label },
       });
       if (chart.changes) {
         const marks = chart.changes;
@@ -162,7 +163,7 @@
       legend: { orientation: "h", y: -0.15 }, shapes, uirevision: chosen.map((s) => s.id).join(),
       xaxis: { title: { text: "commit order (date of the commit)" }, range, ...ticks(range ? range[0] : 0, range ? range[1] : 0),
         zeroline: false, showgrid: true },
-      yaxis: { title: { text: `${page.unit} (${direction})` }, type: logScale.checked ? "log" : "linear", zeroline: false },
+      yaxis: { title: { text: `${MM.plotlyText(page.unit)} (${direction})` }, type: logScale.checked ? "log" : "linear", zeroline: false },
       yaxis2: { overlaying: "y", range: [0, 1], visible: false, fixedrange: true },
     };
     return { data, layout };
@@ -184,7 +185,7 @@
     } else {
       head.appendChild(MM.element("code", hash.slice(0, 12)));
     }
-    head.appendChild(MM.element("span", ` ${MM.formatValue(hit.y, page.unit)} on ${hit.data.name}`, "point-value"));
+    head.appendChild(MM.element("span", ` ${MM.formatValue(hit.y, page.unit)} on ${hit.data.meta.label}`, "point-value"));
     pointBox.appendChild(head);
     pointBox.appendChild(MM.element("div", commits.subject[index] || "(no repository: commit message unknown)", "subject"));
     pointBox.appendChild(MM.element("div", [commits.author[index], MM.dateTimeText(commits.date[index])].filter(Boolean).join(" · "), "muted"));
@@ -252,6 +253,8 @@
     try { return decodeURIComponent(location.hash.slice(1)); } catch (error) { return ""; }
   }
 
+  // the controls redraw on change; Enter in them must not submit the form (no inline handler: the CSP)
+  document.getElementById("chart-controls").addEventListener("submit", (event) => event.preventDefault());
   select(hashId());
   selects.forEach((s) => s.addEventListener("change", draw));
   machineBoxes.forEach((input) => input.addEventListener("change", draw));
