@@ -15,6 +15,9 @@
 #                  the commits instead (to spread a history over several calls)
 #   ASV_ARGS=...   extra asv run arguments (default: --quick); BENCH=regex limits the benchmarks
 #   MACHINE=name   the asv machine name (default: gpu-<GPU model>)
+#   CALIBRATE="..." instead of the asv run: scripts/pr_calibration.py with these arguments (e.g.
+#                  "--gpu-sleep-us 250 --aa 1 --rounds 2 --confirm-rounds 1 --quick --bench md_lennard_jones");
+#                  its table lands in $OUT/calibration.txt
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/machmeter-gpu-check}
@@ -36,6 +39,18 @@ if [ "${TESTS:-1}" != 0 ]; then
     python3 -m pytest -q -m gpu tests 2>&1 | tee "$out/pytest-gpu.txt"
     [ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("GPU tests")
     echo "gpu_check: tests took $(( $(date +%s) - started )) s"
+fi
+
+if [ -n "${CALIBRATE:-}" ]; then
+    echo "== PR-verdict calibration: ${CALIBRATE}"
+    # the old statistics' src travels as .old-src (git archive a350012 src | tar -x -C .old-src), add
+    # --old-src .old-src/src: the working tree arrives without git history
+    # shellcheck disable=SC2086
+    python3 scripts/pr_calibration.py ${CALIBRATE} 2>&1 | tee "$out/calibration.txt"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("calibration")
+    echo "gpu_check: whole call took $(( $(date +%s) - started )) s"
+    [ ${#failed_steps[@]} -eq 0 ] || { echo "gpu_check: failed: ${failed_steps[*]}" >&2; exit 1; }
+    exit 0
 fi
 
 work=$(mktemp -d)
