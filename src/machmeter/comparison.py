@@ -10,7 +10,7 @@ import itertools
 import os
 
 from machmeter.config import MachmeterConfig, load_config
-from machmeter.detect.engine import CheckReport, check_revisions, run_to_run_noises
+from machmeter.detect.engine import CheckReport, apply_targets, check_revisions, run_to_run_noises
 from machmeter.detect.noise import NOISE_WINDOW
 from machmeter.errors import MachmeterError
 from machmeter.fingerprint import fingerprint_differences
@@ -110,9 +110,10 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
     acknowledgements = acknowledgements_for_pull_request(
         acknowledgements, commits_between(project.repo, base_hash, head_hash), head_hash)
     history = recent_history(project, prefixes_by_machine, base_hash, {base_hash, head_hash}, config, machine)
-    report = check_revisions(build_series(results, [base_hash, head_hash], config, machine), base_hash, head_hash,
-                             config, acknowledgements, run_to_run_noises(history or []),
+    series = build_series(results, [base_hash, head_hash], config, machine)
+    report = check_revisions(series, base_hash, head_hash, config, acknowledgements, run_to_run_noises(history or []),
                              None if history is not None else "no local repository to order earlier runs by")
     report.machines = {name: info for name, info in results.machines.items() if machine is None or name == machine}
+    apply_targets(report, series, config, report.machines, lambda _: head_hash)
     report.warnings = list(results.warnings) + report.warnings + _fingerprint_warnings(results, base_hash, head_hash, machine)
     return report

@@ -10,6 +10,11 @@ ignore = ["*.GpuRunState.*"]             # series never reported (fnmatch on the
 site_url = "https://org.github.io/repo"  # the published site: pull-request comments link to its compare page
 confidence = 0.95                        # a reported change is at least this sure (default 0.95)
 
+[[tool.machmeter.targets]]               # absolute goals (machmeter.targets): first match wins
+pattern = "*.LennardJonesStudents.track_speedup"
+params = { student = "float32" }         # optional; also gpu = "*A100*", machine = "runner-*"
+min = 0.9                                # and/or max
+
 [tool.machmeter.thresholds]              # minimum relative change reported, per kind
 time = 0.05
 memory = 0.02
@@ -30,6 +35,7 @@ from dataclasses import dataclass, field
 
 from machmeter.errors import MachmeterError
 from machmeter.kinds import KIND_NAMES, KINDS
+from machmeter.targets import TargetRule, parse_target_rules
 
 try:
     import tomllib
@@ -60,6 +66,7 @@ class MachmeterConfig:
     triage_path: str | None = None
     site_url: str | None = None
     confidence: float = 0.95  # a reported change's confidence at least this (after the comparison's adjustment)
+    targets: tuple[TargetRule, ...] = ()  # [[targets]]: absolute goals per benchmark, params, machine, GPU
 
     def override_for(self, benchmark: str) -> BenchmarkOverride | None:
         return next((o for o in self.overrides if fnmatch.fnmatchcase(benchmark, o.pattern)), None)
@@ -82,7 +89,7 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
     def fail(problem: str):
         raise MachmeterError(f"{source}: {problem}")
 
-    unknown = set(table) - {"thresholds", "benchmarks", "ignore", "triage", "site_url", "confidence"}
+    unknown = set(table) - {"thresholds", "benchmarks", "ignore", "triage", "site_url", "confidence", "targets"}
     if unknown:
         fail(f"unknown machmeter setting(s): {', '.join(sorted(unknown))}")
     thresholds = table.get("thresholds", {})
@@ -115,6 +122,7 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
         fail("confidence must be a number in [0.5, 1), e.g. 0.95")
     return MachmeterConfig(
         source=source,
+        targets=parse_target_rules(table.get("targets", []), source),
         confidence=float(confidence),
         thresholds={k: float(v) for k, v in thresholds.items()},
         overrides=tuple(overrides),

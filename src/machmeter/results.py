@@ -144,7 +144,7 @@ def _check_benchmark_entry(path: str, name: str, entry: dict) -> None:
     for key in ("type", "unit", "version", "metric_kind"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             raise ResultsError(path, f"benchmark {name!r}: {key} must be a string, not {type(entry[key]).__name__}")
-    for key in ("regression_threshold", "tolerance_abs", "tolerance_rel"):
+    for key in ("regression_threshold", "tolerance_abs", "tolerance_rel", "target_min", "target_max"):
         if entry.get(key) is not None and not _is_number(entry[key]):
             raise ResultsError(path, f"benchmark {name!r}: {key} must be a number, not {type(entry[key]).__name__}")
     params, param_names = entry.get("params", []), entry.get("param_names", [])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from machmeter.config import MachmeterConfig
 from machmeter.kinds import declared_kind, default_higher_is_better, kind_for_unit
 from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet, ResultsFolder, RunRecord, read_result_file
+from machmeter.targets import Target, declared_target
 
 
 
@@ -52,6 +53,7 @@ class Meaning:
     tolerance_abs: float | None = None
     tolerance_rel: float | None = None
     warning: str | None = None  # why the kind judged is not the one stored (kinds.declared_kind)
+    target: Target | None = None  # the declared absolute target (machmeter.targets); config rules may override
 
 
 @dataclass
@@ -85,7 +87,7 @@ def resolve_meaning(benchmark: str, info: BenchmarkInfo | None, config: Machmete
     """Declared attributes first, then the project's config patterns, then the default by type and unit."""
     unit, higher, kind = default_meaning(info)
     source = "default"
-    threshold = tolerance_abs = tolerance_rel = warning = None
+    threshold = tolerance_abs = tolerance_rel = warning = target = None
     override = config.override_for(benchmark)
     if override is not None:
         unit = override.unit or unit
@@ -103,7 +105,8 @@ def resolve_meaning(benchmark: str, info: BenchmarkInfo | None, config: Machmete
         threshold = threshold if threshold is not None else declared.get("regression_threshold")
         tolerance_abs = tolerance_abs if tolerance_abs is not None else declared.get("tolerance_abs")
         tolerance_rel = tolerance_rel if tolerance_rel is not None else declared.get("tolerance_rel")
-    return Meaning(unit, higher, kind, source, threshold, tolerance_abs, tolerance_rel, warning)
+        target = declared_target(declared, benchmark)
+    return Meaning(unit, higher, kind, source, threshold, tolerance_abs, tolerance_rel, warning, target)
 
 
 def meaning_warnings(series_list: list[Series]) -> list[str]:

@@ -67,7 +67,7 @@ def run(args) -> int:
             raise MachmeterError(f"{project.results_dir}: no results for machine {args.machine!r}")
         if not series:
             raise MachmeterError(f"{project.results_dir}: no results to check")
-        report = check_history(series, config, acknowledgements, history.runs, history.commits)
+        report = check_history(series, config, acknowledgements, history.runs, history.commits, history.machines)
         report.machines = {name: info for name, info in machines.items()
                            if args.machine is None or name == args.machine}
         report.warnings = list(warnings) + report.warnings

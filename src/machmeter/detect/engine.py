@@ -12,6 +12,7 @@ from machmeter.detect.compare import Observation, became_non_finite, compare, de
 from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noise
 from machmeter.detect.runs import adjust_p_values, prior_floor, run_evidence
 from machmeter.detect.shifts import EnvironmentShift, fold_environment_shifts
+from machmeter.targets import TargetVerdict, judge_target, target_for
 from machmeter.kinds import BY_THRESHOLD, BY_TOLERANCE, KINDS, beyond_tolerance, worse
 from machmeter.series import Series, SeriesKey, is_measured, meaning_warnings, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
@@ -76,6 +77,8 @@ class CheckReport:
     warnings: list[str] = field(default_factory=list)
     # history mode: changes the runner made (machmeter.detect.shifts), each one event, never a FAIL
     environment_shifts: list[EnvironmentShift] = field(default_factory=list)
+    # each series with an absolute target, its head value against it (machmeter.targets); misses also fail
+    targets: list[TargetVerdict] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -265,6 +268,35 @@ def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | 
                                                   f"{size}, not significant at {confidence:.0%} ({detail}); inconclusive"))
 
 
+def apply_targets(report: CheckReport, series_list: list[Series], config: MachmeterConfig, machines: dict,
+                  head_of) -> None:
+    """Judge each series' value at its head commit (``head_of(series)``: a commit or None) against its
+    absolute target (machmeter.targets): a verdict per series with a target, a failure per miss."""
+    for series in series_list:
+        key, meaning = series.key, series.meaning
+        target = target_for(key.benchmark, key.params_dict, key.machine, machines.get(key.machine) or {},
+                            config.targets, meaning.target)
+        head = head_of(series) if target is not None else None
+        if head is None:
+            continue
+        try:
+            value = series.values[series.commits.index(head)]
+        except ValueError:
+            continue
+        if not is_measured(value) or not math.isfinite(value):
+            continue  # failed or non-finite heads are failures of their own
+        met, margin = judge_target(value, target)
+        verdict = TargetVerdict(key.benchmark, key.params_dict, key.machine, head, value, target.minimum,
+                                target.maximum, margin, met, target.source)
+        report.targets.append(verdict)
+        if not met:
+            unit = f" {meaning.unit}" if meaning.unit else ""
+            report.failures.append({
+                "benchmark": key.benchmark, "params": key.params_dict, "machine": key.machine, "commit": head,
+                "reason": f"{value:.4g}{unit} misses its target ({target.describe()}{unit}, {target.source}) "
+                          f"by {-margin:.1%}"})
+
+
 def split_by_confidence(points: list, confidence: float) -> tuple[list, list]:
     """(reported, inconclusive): the change points at or above ``confidence`` (config.confidence) and those
     below it, which are shown as inconclusive and never fail."""
@@ -274,7 +306,7 @@ def split_by_confidence(points: list, confidence: float) -> tuple[list, list]:
 
 def check_history(series_list: list[Series], config: MachmeterConfig,
                   acknowledgements: list[Acknowledgement], runs: dict | None = None,
-                  commit_order: list[str] | None = None) -> CheckReport:
+                  commit_order: list[str] | None = None, machines: dict | None = None) -> CheckReport:
     """Change points over every series' whole history, in both directions; and a failure for each series
     whose value at its machine's newest commit (in ``commit_order``; without it, the series' own last)
     turned non-finite after a finite one (a series that ended long ago is no failure of the head).
@@ -287,6 +319,9 @@ def check_history(series_list: list[Series], config: MachmeterConfig,
         if heads is None or (series.commits and series.commits[-1] == heads.get(series.key.machine)):
             _check_head_finite(report, series)
     _fold_shifts(report, series_list, runs or {}, commit_order or [], config.confidence)
+    apply_targets(report, series_list, config, machines or {},
+                  lambda s: s.commits[-1] if s.commits and (heads is None or s.commits[-1] == heads.get(s.key.machine))
+                  else None)
     report.sort()
     return report
 

@@ -17,6 +17,7 @@ import re
 from machmeter import __version__
 from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, CheckReport
 from machmeter.detect.shifts import EnvironmentShift
+from machmeter.targets import TargetVerdict
 from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
 
@@ -63,6 +64,7 @@ def to_json(report: CheckReport) -> str:
         "inconclusive": [c.to_dict() for c in report.inconclusive],
         "failures": report.failures,
         "environment_shifts": [shift.to_dict() for shift in report.environment_shifts],
+        "targets": [verdict.to_dict() for verdict in report.targets],
         "machines": report.machines,
         "warnings": report.warnings,
     }
@@ -100,6 +102,17 @@ def _rows(changes: list[Change]) -> list[list[str]]:
              "" if c.confidence is None else f"{c.confidence:.3f}"] for c in changes]
 
 
+def _target_label(verdict) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in verdict.params.items())
+    return f"{verdict.benchmark} ({params})" if params else verdict.benchmark
+
+
+def _target_text(verdict) -> str:
+    if verdict.minimum is not None and verdict.maximum is not None:
+        return f"{verdict.minimum:g} to {verdict.maximum:g}"
+    return f"≥ {verdict.minimum:g}" if verdict.minimum is not None else f"≤ {verdict.maximum:g}"
+
+
 def _shift_line(shift: EnvironmentShift) -> str:
     where = shift.commit[:8] if shift.commit_range[0] == shift.commit else f"{shift.commit_range[0][:8]}..{shift.commit[:8]}"
     return (f"{shift.machine} at {where}: {shift.series_count} of {shift.series_total} series moved "
@@ -127,6 +140,10 @@ def to_text(report: CheckReport) -> str:
         lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         if title == "Acknowledged":
             lines += [f"  {c.label} on {c.machine}: {c.acknowledged}" for c in changes]
+    if report.targets:
+        lines += ["", "Targets:"]
+        lines += [f"  {'met ' if t.met else 'MISS'}  {_target_label(t)} on {t.machine}: {t.value:.4g} "
+                  f"(target {_target_text(t)}, {t.source}; margin {t.margin:+.1%})" for t in report.targets]
     if report.environment_shifts:
         lines += ["", "Environment shifts (the runner, not the code; not failing):"]
         lines += [f"  {_shift_line(shift)}" for shift in report.environment_shifts]
@@ -246,6 +263,18 @@ def _markdown(report: CheckReport, site_url: str | None, details_url: str | None
         lines += ["### Regressions", "", *_markdown_table(performance, machines, cap, more), ""]
     if accuracy:
         lines += ["### Accuracy drops", "", *_markdown_table(accuracy, machines, cap, more), ""]
+    if report.targets:
+        # misses first: they fail the check
+        shown = sorted(report.targets, key=lambda t: (t.met, t.margin))
+        shown = shown if cap is None else shown[:max(cap, 1)]
+        lines += ["### Targets", "", "| benchmark | parameters | machine (GPU) | value | target | margin | |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {_cell(t.benchmark)} | {_cell(', '.join(f'{k}={v}' for k, v in t.params.items()))} | "
+                  f"{_cell(_machine_cell(t.machine, machines))} | {t.value:.4g} | {_cell(_target_text(t))} | "
+                  f"{t.margin:+.1%} | {'✅' if t.met else '❌'} |" for t in shown]
+        if len(shown) < len(report.targets):
+            lines.append(f"\n_… {len(report.targets) - len(shown)} more not shown: {more}_")
+        lines.append("")
     if report.environment_shifts:
         shifts = report.environment_shifts if cap is None else report.environment_shifts[:max(cap, 1)]
         lines += ["### Environment shifts (the runner changed, not the code: never a FAIL)", ""]
@@ -338,6 +367,11 @@ _SHIFT_FIELDS = {
     "machine": str, "env_names": list, "commit": str, "commit_range": list, "series_count": int, "series_total": int,
     "regressions": int, "improvements": int, "median_change": (int, float), "evidence": list,
 }
+_TARGET_FIELDS = {
+    "benchmark": str, "params": dict, "machine": str, "commit": str, "value": (int, float),
+    "minimum": (int, float, type(None)), "maximum": (int, float, type(None)), "margin": (int, float), "met": bool,
+    "source": str,
+}
 _FAILURE_FIELDS = {"benchmark": str, "params": (dict, type(None)), "machine": str, "commit": str, "reason": str}
 
 
@@ -423,6 +457,17 @@ def report_from_json(text: str, source: str) -> CheckReport:
         _commit(fields["commit"], fail, f"{where}.commit")
         fields["commit_range"] = tuple(_commit(c, fail, f"{where}.commit_range") for c in fields["commit_range"])
         report.environment_shifts.append(EnvironmentShift(**fields))
+    targets = data.get("targets", [])
+    if not isinstance(targets, list):
+        fail("targets is not a list")
+    for index, entry in enumerate(targets):
+        where = f"targets[{index}]"
+        fields = _checked(entry, _TARGET_FIELDS, fail, where)
+        _commit(fields["commit"], fail, f"{where}.commit")
+        if not all(v is None or math.isfinite(v) for v in (fields["value"], fields["minimum"], fields["maximum"],
+                                                             fields["margin"])):
+            fail(f"{where}: value, bounds and margin must be finite numbers")
+        report.targets.append(TargetVerdict(**fields))
     machines = data.get("machines", {})
     if not isinstance(machines, dict) or not all(
             isinstance(info, dict) and all(isinstance(v, (str, int, float, bool, type(None))) for v in info.values())

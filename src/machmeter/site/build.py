@@ -490,6 +490,8 @@ def _chart(entry: SiteSeries, values, exponent: int, flagged: set[int]) -> dict:
             "change": _finite(m.change.change),
             "direction": m.change.direction, "ack": m.change.acknowledged, "open": m.open,
         } for m in entry.marks]
+    if entry.target is not None:
+        chart["target"] = {"min": entry.target.minimum, "max": entry.target.maximum, "source": entry.target.source}
     if entry.shifts:
         chart["shifts"] = [{"at": m.at, "since": m.since, "change": _finite(m.change), "evidence": m.evidence}
                            for m in entry.shifts]

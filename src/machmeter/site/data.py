@@ -22,6 +22,7 @@ from machmeter.kinds import KINDS, worse_by
 from machmeter.fingerprint import GPU_FIELDS, HOST_FIELDS
 from machmeter.report.units import format_value
 from machmeter.series import History, Series, is_measured, series_label
+from machmeter.targets import Target, target_for
 from machmeter.triage import Acknowledgement
 
 STATUSES = ("regressed", "acknowledged", "improved", "steady")
@@ -110,6 +111,7 @@ class SiteSeries:
     marks: list[ChangeMark] = field(default_factory=list)
     # environment shifts this series moved in (machmeter.detect.shifts): charted, never a regression
     shifts: list[ShiftMark] = field(default_factory=list)
+    target: Target | None = None      # its absolute target (machmeter.targets): a line on the chart
     positions: array = field(default_factory=lambda: array("l"), repr=False)  # commit index of each commit
     current: bool = True              # the newest version of its benchmark, parameters, machine, environment
     policy: Policy | None = None      # the check's (series_policy), with the series' noise where it has one
@@ -436,7 +438,9 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
             status=status, latest=latest,
             latest_at=None if latest_at is None else position[branch.commits[latest_at]],
             last_failed=branch is not None and bool(branch.values) and branch.values[-1] is None,
-            marks=marks, shifts=shifts, policy=policy, positions=array("l", [position[c] for c in item.commits]),
+            marks=marks, shifts=shifts, policy=policy,
+            target=target_for(item.key.benchmark, item.key.params_dict, item.key.machine,
+                              history.machines.get(item.key.machine) or {}, config.targets, item.meaning.target), positions=array("l", [position[c] for c in item.commits]),
         )
         site_series.append(entry)
     _mark_current(site_series)

@@ -25,6 +25,8 @@ def declare(
     regression_threshold: float | None = None,
     tolerance_abs: float | None = None,
     tolerance_rel: float | None = None,
+    target_min: float | None = None,
+    target_max: float | None = None,
 ) -> Callable[[F], F]:
     """Attach machmeter's metric declaration to an asv benchmark function.
 
@@ -32,6 +34,8 @@ def declare(
     ``track_`` benchmarks; ``time_`` benchmarks are always seconds). ``regression_threshold`` is the
     relative change (0.05 = 5%) below which a performance change is not reported; ``tolerance_abs`` /
     ``tolerance_rel`` bound an accuracy metric's acceptable change instead of timing noise.
+    ``target_min`` / ``target_max`` are absolute goals for the value itself (:mod:`machmeter.targets`):
+    a head value on the wrong side fails the check, whatever the history did.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KIND_NAMES}, not {kind!r}")
@@ -47,6 +51,8 @@ def declare(
     ):
         if value is not None and value < 0:
             raise ValueError(f"{name} must not be negative, got {value}")
+    if target_min is not None and target_max is not None and target_min > target_max:
+        raise ValueError(f"target_min {target_min} is above target_max {target_max}")
 
     attributes = {
         "metric_kind": kind,
@@ -55,6 +61,8 @@ def declare(
         "regression_threshold": regression_threshold,
         "tolerance_abs": tolerance_abs,
         "tolerance_rel": tolerance_rel,
+        "target_min": target_min,
+        "target_max": target_max,
     }
 
     def apply(func: F) -> F:
@@ -68,5 +76,6 @@ def declare(
 
 def declaration_of(func: Callable) -> dict:
     """The declared attributes of a benchmark function (what asv will copy into benchmarks.json)."""
-    names = ("metric_kind", "higher_is_better", "unit", "regression_threshold", "tolerance_abs", "tolerance_rel")
+    names = ("metric_kind", "higher_is_better", "unit", "regression_threshold", "tolerance_abs", "tolerance_rel",
+             "target_min", "target_max")
     return {name: getattr(func, name) for name in names if hasattr(func, name)}

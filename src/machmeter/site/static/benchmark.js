@@ -128,6 +128,14 @@
         marks.forEach((m) => shapes.push({ type: "line", xref: "x", yref: "paper", x0: m.at, x1: m.at, y0: 0, y1: 1,
           line: { color: STATE_COLOURS[m.ack !== null && m.ack !== undefined ? "acknowledged" : m.direction], width: 1, dash: "dot" } }));
       }
+      if (chart.target) {
+        // the series' absolute target (machmeter.targets): the value must stay on the right side of it
+        [chart.target.min, chart.target.max].forEach((bound) => {
+          if (bound === null || bound === undefined) return;
+          shapes.push({ type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: bound, y1: bound,
+            line: { color: "#1565c0", width: 1.5, dash: "longdash" } });
+        });
+      }
       if (chart.shifts) {
         // the runner changed here (machmeter.detect.shifts): one event, not this series' regression
         chart.shifts.forEach((m) => shapes.push({ type: "line", xref: "x", yref: "paper", x0: m.at, x1: m.at, y0: 0, y1: 1,
