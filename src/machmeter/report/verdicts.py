@@ -395,6 +395,24 @@ def _commit(value, fail, where: str) -> str:
     return value
 
 
+def _entries(data: dict, name: str, fields: dict, fail):
+    """(where, checked fields) of each record of the list ``data[name]`` (absent: none)."""
+    entries = data.get(name, [])
+    if not isinstance(entries, list):
+        fail(f"{name} is not a list")
+    for index, entry in enumerate(entries):
+        where = f"{name}[{index}]"
+        yield where, _checked(entry, fields, fail, where)
+
+
+def _commit_range(fields: dict, fail, where: str) -> None:
+    """A record's commit and [old, new] commit range, checked; the range made a tuple."""
+    if len(fields["commit_range"]) != 2:
+        fail(f"{where}.commit_range needs two commits")
+    _commit(fields["commit"], fail, f"{where}.commit")
+    fields["commit_range"] = tuple(_commit(c, fail, f"{where}.commit_range") for c in fields["commit_range"])
+
+
 def report_from_json(text: str, source: str) -> CheckReport:
     """The CheckReport that ``to_json`` wrote, validated field by field; errors name ``source``."""
     def fail(problem: str):
@@ -423,46 +441,20 @@ def report_from_json(text: str, source: str) -> CheckReport:
     report = CheckReport(mode=data["mode"], base=base, head=head, unchanged=counts["unchanged"],
                          skipped=counts["skipped"], series_checked=counts["series_checked"])
     for group in ("regressions", "improvements", "acknowledged", "inconclusive"):
-        entries = data.get(group, [])
-        if not isinstance(entries, list):
-            fail(f"{group} is not a list")
-        for index, entry in enumerate(entries):
-            where = f"{group}[{index}]"
-            fields = _checked(entry, _CHANGE_FIELDS, fail, where)
-            if len(fields["commit_range"]) != 2:
-                fail(f"{where}.commit_range needs two commits")
-            _commit(fields["commit"], fail, f"{where}.commit")
-            fields["commit_range"] = tuple(_commit(c, fail, f"{where}.commit_range") for c in fields["commit_range"])
+        for where, fields in _entries(data, group, _CHANGE_FIELDS, fail):
+            _commit_range(fields, fail, where)
             if not all(math.isfinite(fields[k]) for k in ("before", "after", "change")):
                 fail(f"{where}: before, after and change must be finite numbers")
             if fields["direction"] not in (REGRESSION, IMPROVEMENT):
                 fail(f"{where}.direction must be {REGRESSION!r} or {IMPROVEMENT!r}")
             getattr(report, group).append(Change(**fields))
-    failures = data.get("failures", [])
-    if not isinstance(failures, list):
-        fail("failures is not a list")
-    report.failures = [_checked(entry, _FAILURE_FIELDS, fail, f"failures[{index}]")
-                       for index, entry in enumerate(failures)]
-    shifts = data.get("environment_shifts", [])
-    if not isinstance(shifts, list):
-        fail("environment_shifts is not a list")
-    for index, entry in enumerate(shifts):
-        where = f"environment_shifts[{index}]"
-        fields = _checked(entry, _SHIFT_FIELDS, fail, where)
-        if not all(isinstance(e, str) for e in fields["evidence"]) or not all(
-                isinstance(e, str) for e in fields["env_names"]):
+    report.failures = [fields for _, fields in _entries(data, "failures", _FAILURE_FIELDS, fail)]
+    for where, fields in _entries(data, "environment_shifts", _SHIFT_FIELDS, fail):
+        if not all(isinstance(e, str) for e in fields["evidence"] + fields["env_names"]):
             fail(f"{where}: evidence and env_names must be lists of strings")
-        if len(fields["commit_range"]) != 2:
-            fail(f"{where}.commit_range needs two commits")
-        _commit(fields["commit"], fail, f"{where}.commit")
-        fields["commit_range"] = tuple(_commit(c, fail, f"{where}.commit_range") for c in fields["commit_range"])
+        _commit_range(fields, fail, where)
         report.environment_shifts.append(EnvironmentShift(**fields))
-    targets = data.get("targets", [])
-    if not isinstance(targets, list):
-        fail("targets is not a list")
-    for index, entry in enumerate(targets):
-        where = f"targets[{index}]"
-        fields = _checked(entry, _TARGET_FIELDS, fail, where)
+    for where, fields in _entries(data, "targets", _TARGET_FIELDS, fail):
         _commit(fields["commit"], fail, f"{where}.commit")
         if not all(v is None or math.isfinite(v) for v in (fields["value"], fields["minimum"], fields["maximum"],
                                                              fields["margin"])):
