@@ -127,6 +127,7 @@ def to_text(report: CheckReport) -> str:
         lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         if title == "Acknowledged":
             lines += [f"  {c.label} on {c.machine}: {c.acknowledged}" for c in changes]
+        lines += [f"  {c.label} on {c.machine}: {c.explanation}" for c in changes if c.explanation]
     if report.environment_shifts:
         lines += ["", "Environment shifts (the runner, not the code; not failing):"]
         lines += [f"  {_shift_line(shift)}" for shift in report.environment_shifts]
@@ -189,6 +190,9 @@ def _markdown_table(changes: list[Change], machines: dict, cap: int | None, more
     if shown:
         header = ["benchmark", "parameters", "machine (GPU)", "before → after", "change", "significance"]
         header += ["acknowledged because"] if with_reason else []
+        # only where the counters said something: reports without counters keep their columns
+        explained = any(c.explanation for c in shown)
+        header += ["counters say"] if explained else []
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for c in shown:
             cells = [_cell(c.benchmark), _cell(", ".join(f"{k}={v}" for k, v in c.params.items())),
@@ -196,6 +200,7 @@ def _markdown_table(changes: list[Change], machines: dict, cap: int | None, more
                      f"{_cell(format_value(c.before, c.unit))} → {_cell(format_value(c.after, c.unit))}",
                      _percent(c.change), _cell(_significance(c))]
             cells += [_cell(c.acknowledged or "")] if with_reason else []
+            cells += [_cell(c.explanation or "")] if explained else []
             lines.append("| " + " | ".join(cells) + " |")
     hidden = len(changes) - len(shown)
     if hidden:
@@ -334,6 +339,8 @@ _CHANGE_FIELDS = {
     "unit": str, "higher_is_better": bool, "confidence": (int, float, type(None)), "method": str, "reason": str,
     "acknowledged": (str, type(None)),
 }
+# added after schema_version 1 was first written: absent in older reports
+_OPTIONAL_CHANGE_FIELDS = {"explanation": (str, type(None))}
 _SHIFT_FIELDS = {
     "machine": str, "env_names": list, "commit": str, "commit_range": list, "series_count": int, "series_total": int,
     "regressions": int, "improvements": int, "median_change": (int, float), "evidence": list,
@@ -395,6 +402,7 @@ def report_from_json(text: str, source: str) -> CheckReport:
         for index, entry in enumerate(entries):
             where = f"{group}[{index}]"
             fields = _checked(entry, _CHANGE_FIELDS, fail, where)
+            fields |= _checked({**dict.fromkeys(_OPTIONAL_CHANGE_FIELDS), **entry}, _OPTIONAL_CHANGE_FIELDS, fail, where)
             if len(fields["commit_range"]) != 2:
                 fail(f"{where}.commit_range needs two commits")
             _commit(fields["commit"], fail, f"{where}.commit")
