@@ -140,6 +140,51 @@ def test_check_json_read_back_renders_the_same_comment():
     assert again.failed and again.acknowledged[0].acknowledged == "exact attention | accepted"
 
 
+def _explained_report() -> CheckReport:
+    report = known_report()
+    report.regressions[0].explanation = "wall +18%, GPU kernel time +117%, kernels 134 -> 135: the GPU does more work"
+    report.improvements[0].explanation = "wall -17%, counters unchanged: host side or noise | @octocat <b>"
+    return report
+
+
+def test_explanations_render_in_text_markdown_and_json_and_read_back():
+    from machmeter.report.verdicts import to_text
+
+    report = _explained_report()
+    text = to_text(report)
+    assert ("  md.LJ.time_step|fused(n_atoms=4096, device='cuda') on h100-runner: wall +18%, GPU kernel time +117%, "
+            "kernels 134 -> 135: the GPU does more work\n") in text
+    body = to_markdown(report)
+    lines = body.splitlines()
+    header = lines[lines.index("### Regressions") + 2]
+    assert header.endswith("| significance | counters say |")
+    row = next(line for line in lines if line.startswith("| md.LJ.time_step"))
+    # GitHub shows "-&gt;" as "->"
+    assert row.endswith("| wall +18%, GPU kernel time +117%, kernels 134 -&gt; 135: the GPU does more work |")
+    # rows without an explanation keep an empty cell; an untrusted explanation is escaped
+    assert next(line for line in lines if line.startswith("| embed.Esm.track_peak_memory")).endswith("|  |")
+    improvement = next(line for line in lines if line.startswith("| md.LJ.track_steps_per_second"))
+    assert improvement.endswith("host side or noise \\| @\u2060octocat &lt;b&gt; |")
+    data = json.loads(to_json(report))
+    assert data["regressions"][0]["explanation"].startswith("wall +18%") and data["regressions"][1]["explanation"] is None
+    again = report_from_json(to_json(report), "verdicts.json")
+    assert again.regressions[0].explanation == report.regressions[0].explanation
+    assert to_markdown(again) == body
+
+
+def test_a_report_written_before_explanations_reads_back_without_them():
+    data = json.loads(to_json(known_report()))
+    for group in ("regressions", "improvements", "acknowledged", "inconclusive"):
+        for entry in data[group]:
+            del entry["explanation"]
+    again = report_from_json(json.dumps(data), "old.json")
+    assert all(c.explanation is None for c in again.regressions)
+    assert "counters say" not in to_markdown(again)
+    data["regressions"][0]["explanation"] = 3
+    with pytest.raises(MachmeterError, match="regressions\\[0\\].explanation is missing or of the wrong type"):
+        report_from_json(json.dumps(data), "bad.json")
+
+
 def test_without_a_site_url_there_is_no_compare_link_and_a_cpu_runner_says_so():
     report = known_report()
     report.machines = {"vm": {"gpu": "none", "gpu_count": "0", "cuda": "", "torch": "2.13.0+cpu", "cpu": "AMD EPYC"}}

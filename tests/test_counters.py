@@ -132,3 +132,33 @@ def test_explanation_of_unchanged_counters_points_at_the_host():
     counters = {"track_gpu_kernel_time_per_call": 100.0, "track_kernels_per_call": 134.0}
     assert explain(0.06, counters, dict(counters)) == "wall +6%, counters unchanged: host side or noise"
     assert explain(0.06, {}, {}) == "wall +6%: no counters to explain it"
+
+
+def test_trace_dir_keeps_a_chrome_trace_and_a_top_kernels_table_of_the_window(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("MACHMETER_TRACE_DIR", str(tmp_path))
+    monkeypatch.setenv("ASV_COMMIT", "0123456789abcdef")
+    layer, x = _known_function()
+    counters = profile_counters(lambda: torch.relu(layer(x)).sum(), calls=2, trace_name="bench.MD(device='cpu')")
+    folder = tmp_path / "01234567"
+    assert sorted(p.name for p in folder.iterdir()) == ["bench.MD_device=_cpu.kernels.json",
+                                                          "bench.MD_device=_cpu.trace.json"]
+    trace = json.loads((folder / "bench.MD_device=_cpu.trace.json").read_text())
+    assert any(e.get("name") == "aten::relu" for e in trace["traceEvents"])
+    table = json.loads((folder / "bench.MD_device=_cpu.kernels.json").read_text())
+    assert table["aten_ops"] == counters.aten_ops == 3.0 and table["top_kernels"] == []  # no kernels on a CPU
+    assert table["trace"] == "bench.MD_device=_cpu.trace.json" and table["kernels"] is None
+
+
+def test_without_the_switch_nothing_is_written_and_suites_name_their_windows(tmp_path, monkeypatch):
+    monkeypatch.delenv("MACHMETER_TRACE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    profile_counters(lambda: torch.ones(3).sum(), calls=1, trace_name="bench.x")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("MACHMETER_TRACE_DIR", str(tmp_path / "traces"))
+    monkeypatch.delenv("ASV_COMMIT", raising=False)
+    TinyEncoder().measure_all()
+    names = sorted(p.name for p in (tmp_path / "traces" / "no-commit").iterdir())
+    assert names and all(n.startswith("tests.test_suites.TinyEncoder_model=tiny,shape=") for n in names)
+    assert len(names) == 2 * len([n for n in names if n.endswith(".trace.json")])

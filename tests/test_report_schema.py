@@ -72,6 +72,15 @@ def test_every_group_of_a_full_report_validates(validator):
     assert _errors(validator, report) == []
 
 
+def test_an_explained_report_validates_and_an_explanation_is_text(validator):
+    from .test_comment_render import _explained_report
+
+    report = json.loads(to_json(_explained_report()))
+    assert _errors(validator, report) == []
+    report["regressions"][0]["explanation"] = 3
+    assert [error.split(":")[0] for error in _errors(validator, report)] == ["regressions/0/explanation"]
+
+
 def test_the_schema_pins_the_version_the_writer_and_reader_use():
     assert schema()["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
     assert json.loads(to_json(known_report()))["schema_version"] == SCHEMA_VERSION

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
 from machmeter.detect.compare import Observation, became_non_finite, compare, describe_change, policy_for
+from machmeter.detect.explain import COUNTER_BENCHMARKS, KERNEL_TIME, KERNEL_TIME_THRESHOLD, explain
 from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noise
 from machmeter.detect.runs import adjust_p_values, prior_floor, run_evidence
 from machmeter.detect.shifts import EnvironmentShift, fold_environment_shifts
@@ -48,6 +49,8 @@ class Change:
     method: str
     reason: str = ""
     acknowledged: str | None = None  # the triage file's reason, when acknowledged
+    # a time-like change paired with its suite's counters (machmeter.detect.explain), pull requests only
+    explanation: str | None = None
 
     @property
     def label(self) -> str:
@@ -231,8 +234,54 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
         report.warnings.append(
             f"{len(report.inconclusive)} change(s) beyond their threshold are inconclusive ({worse_count} of them worse): "
             f"the runs cannot tell them from run-to-run noise at {confidence:.0%} confidence")
+    explain_changes(report, series_list, base, head, config)
     report.sort()
     return report
+
+
+# what a wall-time change can be paired with counters for: time and rates of a call
+EXPLAINED_KINDS = ("time", "throughput")
+
+
+def _suite_of(benchmark: str) -> tuple[str, str]:
+    """``bench.MD.time_md_step`` -> (``bench.MD``, ``time_md_step``): a suite's series share a class."""
+    suite, _, method = benchmark.rpartition(".")
+    return suite, method
+
+
+def explain_changes(report: CheckReport, series_list: list[Series], base: str, head: str,
+                    config: MachmeterConfig) -> None:
+    """Set each reported time-like change's ``explanation`` from the counter series of the same suite
+    class, params, machine and environment at base and head. The counters are exact counts (and GPU
+    time with its own small threshold): a counter that moved is already a change of its own, judged
+    above; here it only says why a wall time moved, or that the GPU's work did not.
+
+    Top kernels are not passed: the suites keep them in asv's setup cache only (asv stores the ``track_``
+    numbers, not the tables), so the sentence names no kernel; MACHMETER_TRACE_DIR writes them to disk."""
+    counters: dict[tuple, dict[str, dict[str, float | None]]] = {}
+    kernel_time_thresholds: dict[tuple, float] = {}
+    for series in series_list:
+        suite, method = _suite_of(series.key.benchmark)
+        if method not in COUNTER_BENCHMARKS:
+            continue
+        where = (suite, series.key.params, series.key.machine, series.key.env_name)
+        # keyed without the benchmark's version: a changed track_ method keeps its counter's meaning
+        sides = counters.setdefault(where, {base: {}, head: {}})
+        for point in series.points or ():
+            if point.commit in sides:
+                sides[point.commit][method] = point.value
+        if method == KERNEL_TIME:
+            kernel_time_thresholds[where] = series_policy(series, config).threshold
+    for change in (*report.regressions, *report.improvements, *report.acknowledged, *report.inconclusive):
+        suite, method = _suite_of(change.benchmark)
+        if change.kind not in EXPLAINED_KINDS or method in COUNTER_BENCHMARKS:
+            continue
+        where = (suite, tuple(change.params.items()), change.machine, change.env_name)
+        sides = counters.get(where, {base: {}, head: {}})
+        # a rate is the inverse of a time: its wall-time change is before/after - 1
+        wall = change.before / change.after - 1.0 if change.kind == "throughput" and change.after else change.change
+        change.explanation = explain(wall, sides[base], sides[head],
+                                     kernel_time_threshold=kernel_time_thresholds.get(where, KERNEL_TIME_THRESHOLD))
 
 
 def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | None, policy, confidence: float,

@@ -17,6 +17,12 @@ What is counted, exactly:
 - ``syncs``: CUDA runtime calls that block the host on the device (``cuda*Synchronize``, and
   ``cudaMemcpy`` without ``Async``, which synchronises too).
 - ``h2d_copies``/``d2h_copies`` and their bytes: GPU memcpy activity records by direction.
+
+Traces on demand: with ``MACHMETER_TRACE_DIR`` set, every profiled window named by its caller (the
+suites name it by class and parameters) also leaves its Chrome trace and a top-kernels table there,
+``<dir>/<commit>/<name>.trace.json`` and ``.kernels.json`` (``<commit>``: the first 8 digits of the
+``ASV_COMMIT`` asv sets in its benchmark processes, else ``no-commit``). The window is the one counted
+anyway, so the switch adds only the writing, still outside timing.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -34,6 +41,7 @@ GPU_COUNTERS = ("kernels", "kernel_us", "busy_fraction", "syncs", "h2d_copies", 
                 "d2h_copies", "d2h_bytes")
 COUNTER_NAMES = ("aten_ops",) + GPU_COUNTERS
 TOP_KERNELS = 10
+TRACE_DIR_ENV = "MACHMETER_TRACE_DIR"
 
 
 @dataclass
@@ -113,13 +121,43 @@ def gpu_activity(trace: dict, calls: int) -> dict[str, Any]:
     }
 
 
+def trace_paths(name: str) -> tuple[str, str] | None:
+    """(Chrome trace, top-kernels table) of the window ``name`` where MACHMETER_TRACE_DIR asks for them."""
+    folder = os.environ.get(TRACE_DIR_ENV)
+    if not folder:
+        return None
+    commit = re.sub(r"[^0-9A-Za-z]", "", os.environ.get("ASV_COMMIT", ""))[:8] or "no-commit"
+    # names carry parameters (quotes, slashes, spaces): one flat, portable file name each
+    stem = re.sub(r"[^0-9A-Za-z._=,+-]+", "_", name).strip("_.")[:180] or "unnamed"
+    base = os.path.join(folder, commit, stem)
+    return base + ".trace.json", base + ".kernels.json"
+
+
 def profile_counters(fn: Callable[[], Any], *, device: str = "cpu", calls: int = 10,
-                     wall_per_call_s: float | None = None, trace_path: str | None = None) -> Counters:
+                     wall_per_call_s: float | None = None, trace_path: str | None = None,
+                     trace_name: str | None = None) -> Counters:
     """Profile ``calls`` calls of an already warmed-up ``fn`` and count what they did, per call.
 
     Call it after timing: the profiler's overhead must never reach timed samples. ``trace_path``
-    also keeps the window's Chrome trace there.
+    also keeps the window's Chrome trace there; ``trace_name`` names the window for
+    MACHMETER_TRACE_DIR (:func:`trace_paths`), which then gets its trace and top-kernels table.
     """
+    paths = trace_paths(trace_name) if trace_name else None
+    counters = _profile(fn, device, calls, wall_per_call_s, trace_path or (paths and paths[0]))
+    if paths:
+        values = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+                  for k, v in counters.to_dict().items()}  # strict JSON: a NaN is no number to readers
+        table = {"name": trace_name, "device": str(device), "commit": os.environ.get("ASV_COMMIT"),
+                 "trace": os.path.basename(paths[0]), **values}
+        temporary = paths[1] + ".tmp"
+        with open(temporary, "w", encoding="utf-8") as stream:
+            json.dump(table, stream, indent=1, allow_nan=False)
+        os.replace(temporary, paths[1])
+    return counters
+
+
+def _profile(fn: Callable[[], Any], device: str, calls: int, wall_per_call_s: float | None,
+             trace_path: str | None) -> Counters:
     import torch
     from torch.profiler import ProfilerActivity, profile
 

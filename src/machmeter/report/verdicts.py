@@ -140,6 +140,7 @@ def to_text(report: CheckReport) -> str:
         lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         if title == "Acknowledged":
             lines += [f"  {c.label} on {c.machine}: {c.acknowledged}" for c in changes]
+        lines += [f"  {c.label} on {c.machine}: {c.explanation}" for c in changes if c.explanation]
     if report.targets:
         lines += ["", "Targets:"]
         lines += [f"  {'met ' if t.met else 'MISS'}  {_target_label(t)} on {t.machine}: {t.value:.4g} "
@@ -206,6 +207,9 @@ def _markdown_table(changes: list[Change], machines: dict, cap: int | None, more
     if shown:
         header = ["benchmark", "parameters", "machine (GPU)", "before → after", "change", "significance"]
         header += ["acknowledged because"] if with_reason else []
+        # only where the counters said something: reports without counters keep their columns
+        explained = any(c.explanation for c in shown)
+        header += ["counters say"] if explained else []
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for c in shown:
             cells = [_cell(c.benchmark), _cell(", ".join(f"{k}={v}" for k, v in c.params.items())),
@@ -213,6 +217,7 @@ def _markdown_table(changes: list[Change], machines: dict, cap: int | None, more
                      f"{_cell(format_value(c.before, c.unit))} → {_cell(format_value(c.after, c.unit))}",
                      _percent(c.change), _cell(_significance(c))]
             cells += [_cell(c.acknowledged or "")] if with_reason else []
+            cells += [_cell(c.explanation or "")] if explained else []
             lines.append("| " + " | ".join(cells) + " |")
     hidden = len(changes) - len(shown)
     if hidden:
@@ -363,6 +368,8 @@ _CHANGE_FIELDS = {
     "unit": str, "higher_is_better": bool, "confidence": (int, float, type(None)), "method": str, "reason": str,
     "acknowledged": (str, type(None)),
 }
+# added after schema_version 1 was first written: absent in older reports
+_OPTIONAL_CHANGE_FIELDS = {"explanation": (str, type(None))}
 _SHIFT_FIELDS = {
     "machine": str, "env_names": list, "commit": str, "commit_range": list, "series_count": int, "series_total": int,
     "regressions": int, "improvements": int, "median_change": (int, float), "evidence": list,
@@ -395,14 +402,18 @@ def _commit(value, fail, where: str) -> str:
     return value
 
 
-def _entries(data: dict, name: str, fields: dict, fail):
-    """(where, checked fields) of each record of the list ``data[name]`` (absent: none)."""
+def _entries(data: dict, name: str, fields: dict, fail, optional: dict | None = None):
+    """(where, checked fields) of each record of the list ``data[name]`` (absent: none); ``optional``
+    fields (added after schema_version 1 began) may be missing, and are None then."""
     entries = data.get(name, [])
     if not isinstance(entries, list):
         fail(f"{name} is not a list")
     for index, entry in enumerate(entries):
         where = f"{name}[{index}]"
-        yield where, _checked(entry, fields, fail, where)
+        checked = _checked(entry, fields, fail, where)
+        if optional:
+            checked |= _checked({**dict.fromkeys(optional), **entry}, optional, fail, where)
+        yield where, checked
 
 
 def _commit_range(fields: dict, fail, where: str) -> None:
@@ -441,7 +452,7 @@ def report_from_json(text: str, source: str) -> CheckReport:
     report = CheckReport(mode=data["mode"], base=base, head=head, unchanged=counts["unchanged"],
                          skipped=counts["skipped"], series_checked=counts["series_checked"])
     for group in ("regressions", "improvements", "acknowledged", "inconclusive"):
-        for where, fields in _entries(data, group, _CHANGE_FIELDS, fail):
+        for where, fields in _entries(data, group, _CHANGE_FIELDS, fail, _OPTIONAL_CHANGE_FIELDS):
             _commit_range(fields, fail, where)
             if not all(math.isfinite(fields[k]) for k in ("before", "after", "change")):
                 fail(f"{where}: before, after and change must be finite numbers")

@@ -156,6 +156,7 @@ class MeasuredSuite(abc.ABC):
         measured: dict[str, dict] = {}
         for params in itertools.product(*self.params):
             key = combination_key(params)
+            self._measuring = params  # names the profiled window's trace (counter_metrics)
             try:
                 measured[key] = {"metrics": self.measure(*params)}
             except NotImplementedError as skip:
@@ -200,14 +201,19 @@ class MeasuredSuite(abc.ABC):
 
     # -- noise-free counters (machmeter.instruments.counters) -------------------------------------
     counter_calls = 10  # calls in the profiled window, after timing
+    _measuring: tuple = ()  # the parameter combination measure_all is measuring
 
     def counter_metrics(self, fn, device: str, wall_per_call_s: float | None) -> dict:
         """The counters of ``fn`` (already warmed up and timed) as metrics: call after timing, since
         the profiler's overhead must never reach a timed sample."""
         from machmeter.instruments.counters import counter_metrics, profile_counters
 
+        cls = type(self)
+        params = self._measuring
+        name = f"{cls.__module__}.{cls.__qualname__}" + (
+            "(" + ",".join(f"{n}={v}" for n, v in zip(self.param_names, params)) + ")" if params else "")
         return counter_metrics(profile_counters(fn, device=device, calls=self.counter_calls,
-                                                wall_per_call_s=wall_per_call_s))
+                                                wall_per_call_s=wall_per_call_s, trace_name=name))
 
     # -- live workloads for time_ methods ---------------------------------------------------------
     _live_cache: ClassVar[dict] = {}
