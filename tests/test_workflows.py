@@ -110,8 +110,30 @@ def test_pull_request_benchmarks_run_without_secrets_or_write_access():
     assert "self-hosted" in job["runs-on"]
     runs = _runs(job)
     assert "machmeter run-pr" in runs and "--confirm-rounds" in runs and "--format json" in runs and "--format markdown" in runs
+    assert "--format github" in runs  # annotations and the job summary
     upload = next(s for s in _steps(job) if _uses(s, "actions/upload-artifact"))
     assert upload["with"]["name"] == "machmeter-report" and "machmeter-report/" in upload["with"]["path"]
+
+
+BENCHMARK_LABEL = "run-benchmark"
+
+
+def test_pull_request_benchmarks_run_only_with_the_label_and_another_label_cancels_nothing():
+    workflow = _load(PR_WORKFLOW)
+    assert set(_triggers(workflow)["pull_request"]["types"]) == {"opened", "synchronize", "reopened", "labeled"}
+    (job,) = workflow["jobs"].values()
+    gate = " ".join(job["if"].split())
+    # the fork check stays, and the job needs the label, and a label event runs it only for that label
+    assert "github.event.pull_request.head.repo.full_name == github.repository &&" in gate
+    assert f"contains(github.event.pull_request.labels.*.name, '{BENCHMARK_LABEL}')" in gate
+    assert f"(github.event.action != 'labeled' || github.event.label.name == '{BENCHMARK_LABEL}')" in gate
+    assert "||" not in gate.replace(f"(github.event.action != 'labeled' || github.event.label.name == "
+                                    f"'{BENCHMARK_LABEL}')", ""), "no other way round the gate"
+    # a run the gate skips takes a group of its own (its run id), so it never cancels a running benchmark
+    group = " ".join(workflow["concurrency"]["group"].split())
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    assert f"contains(github.event.pull_request.labels.*.name, '{BENCHMARK_LABEL}')" in group
+    assert f"github.event.label.name == '{BENCHMARK_LABEL}'" in group and group.endswith("|| github.run_id }}")
 
 
 def test_the_comment_job_never_runs_pull_request_code_and_takes_the_pr_from_the_event():
