@@ -94,6 +94,17 @@ def test_output_file_is_written_whole(synthetic, tmp_path, capsys):
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".machmeter-")]
 
 
+def test_results_elsewhere_than_the_configuration_says(synthetic, tmp_path, capsys):
+    root, _ = synthetic
+    moved = tmp_path / "restored-artifact"
+    shutil.copytree(root / "results", moved)
+    (tmp_path / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "https://example.invalid/p",
+                                                        "results_dir": "nowhere", "branches": ["main"]}))
+    status, out, _ = _run(["check", "--history", "--config", str(tmp_path / "asv.conf.json"), "--results", str(moved),
+                           "--format", "json"], capsys)
+    assert status in (0, 1) and json.loads(out)["summary"]["series_checked"] == 24
+
+
 def test_the_ci_formats_end_to_end_and_the_job_summary(synthetic, tmp_path, capsys, monkeypatch):
     import csv
     import io

@@ -255,3 +255,31 @@ def test_pip_installs_on_githubs_runners_are_pinned():
                     assert "-c .github/constraints.txt" in line, f"{name}: {job_name}: {line.strip()}"
                     checked += 1
     assert checked >= 6  # the comment job, the nightly's validation and its site build
+
+
+ACTION = ROOT / "action.yml"
+
+
+def test_the_composite_action_validates_and_zizmor_finds_nothing():
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-actions",
+                             str(ACTION)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = subprocess.run([_zizmor(), "--offline", "--no-progress", "--persona=pedantic", str(ACTION)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0 and "No findings to report" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_composite_action_checks_comments_only_when_asked_and_fails_as_check_does():
+    action = yaml.safe_load(ACTION.read_text())
+    assert {"base", "head", "results", "comment"} <= set(action["inputs"])
+    assert action["inputs"]["base"]["required"] and action["inputs"]["comment"]["default"] == "false"
+    steps = action["runs"]["steps"]
+    assert action["runs"]["using"] == "composite" and all(step.get("shell") == "bash" for step in steps)
+    # inputs reach the scripts through env, never pasted into them (template injection)
+    assert all("${{" not in step["run"] for step in steps)
+    check = next(step for step in steps if step.get("id") == "check")
+    assert '--results "$RESULTS"' in check["run"] and "--format json" in check["run"] and "--format github" in check["run"]
+    (comment,) = [step for step in steps if "machmeter comment" in step["run"]]
+    assert "inputs.comment == 'true'" in comment["if"] and "--report" in comment["run"]
+    assert steps[-1]["run"].strip() == 'exit "$STATUS"'
+    assert (ROOT / "docs" / "ci.md").read_text().count("action.yml") >= 1

@@ -4,6 +4,7 @@ benchmarks failing at head), 2 bad input or usage."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -21,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--head", metavar="REV", help="head revision of a comparison (with --base)")
     parser.add_argument("--config", default="asv.conf.json", help="asv configuration (default: ./asv.conf.json)")
     parser.add_argument("--machine", help="only this asv machine")
+    parser.add_argument("--results", metavar="DIR",
+                        help="asv results folder (default: results_dir of the asv configuration), e.g. one "
+                             "restored from an artifact")
     add_output_arguments(parser)
 
 
@@ -66,6 +70,8 @@ def run(args) -> int:
     if args.history and args.head is not None:
         raise MachmeterError("--head goes with --base, not with --history")
     project = load_project(args.config)
+    if args.results:
+        project = dataclasses.replace(project, results_dir=os.path.abspath(args.results))
     check_report_output(args.output, project)
     config = load_config(project.root)
     if args.history:
