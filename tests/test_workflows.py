@@ -254,7 +254,7 @@ def test_pip_installs_on_githubs_runners_are_pinned():
                 if "pip install" in line:
                     assert "-c .github/constraints.txt" in line, f"{name}: {job_name}: {line.strip()}"
                     checked += 1
-    assert checked >= 6  # the comment job, the nightly's validation and its site build
+    assert checked >= 3  # the comment job, the nightly's validation and its site build
 
 
 ACTION = ROOT / "action.yml"
