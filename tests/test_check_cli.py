@@ -94,6 +94,42 @@ def test_output_file_is_written_whole(synthetic, tmp_path, capsys):
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".machmeter-")]
 
 
+def test_results_elsewhere_than_the_configuration_says(synthetic, tmp_path, capsys):
+    root, _ = synthetic
+    moved = tmp_path / "restored-artifact"
+    shutil.copytree(root / "results", moved)
+    (tmp_path / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "https://example.invalid/p",
+                                                        "results_dir": "nowhere", "branches": ["main"]}))
+    status, out, _ = _run(["check", "--history", "--config", str(tmp_path / "asv.conf.json"), "--results", str(moved),
+                           "--format", "json"], capsys)
+    assert status in (0, 1) and json.loads(out)["summary"]["series_checked"] == 24
+
+
+def test_the_ci_formats_end_to_end_and_the_job_summary(synthetic, tmp_path, capsys, monkeypatch):
+    import csv
+    import io
+    import xml.etree.ElementTree as ElementTree
+
+    root, _ = synthetic
+    config = str(root / "asv.conf.json")
+    status, out, _ = _run(["check", "--history", "--config", config, "--format", "json"], capsys)
+    report = json.loads(out)
+    changes = sum(len(report[g]) for g in ("regressions", "improvements", "acknowledged", "inconclusive"))
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    junit_status, junit, _ = _run(["check", "--history", "--config", config, "--format", "junit"], capsys)
+    cases = ElementTree.fromstring(junit.encode()).findall("./testsuite/testcase")
+    assert junit_status == status and len(cases) == changes + len(report["failures"]) + 1
+    assert not summary.exists(), "only --format github writes the job summary"
+    _, table, _ = _run(["check", "--history", "--config", config, "--format", "csv"], capsys)
+    assert len(list(csv.DictReader(io.StringIO(table)))) == changes + len(report["failures"])
+    github_status, annotations, _ = _run(["check", "--history", "--config", config, "--format", "github"], capsys)
+    assert github_status == status
+    assert sum(line.startswith("::error ") for line in annotations.splitlines()) == len(report["regressions"]) + len(
+        report["failures"])
+    assert summary.read_text().startswith("<!-- machmeter -->")
+
+
 @pytest.mark.parametrize("where", ["results/benchmarks.json", "results/gpu-runner-0/report.md", "results"])
 def test_an_output_inside_the_results_is_refused_and_nothing_changes(synthetic, capsys, where):
     root, _ = synthetic

@@ -110,8 +110,30 @@ def test_pull_request_benchmarks_run_without_secrets_or_write_access():
     assert "self-hosted" in job["runs-on"]
     runs = _runs(job)
     assert "machmeter run-pr" in runs and "--confirm-rounds" in runs and "--format json" in runs and "--format markdown" in runs
+    assert "--format github" in runs  # annotations and the job summary
     upload = next(s for s in _steps(job) if _uses(s, "actions/upload-artifact"))
     assert upload["with"]["name"] == "machmeter-report" and "machmeter-report/" in upload["with"]["path"]
+
+
+BENCHMARK_LABEL = "run-benchmark"
+
+
+def test_pull_request_benchmarks_run_only_with_the_label_and_another_label_cancels_nothing():
+    workflow = _load(PR_WORKFLOW)
+    assert set(_triggers(workflow)["pull_request"]["types"]) == {"opened", "synchronize", "reopened", "labeled"}
+    (job,) = workflow["jobs"].values()
+    gate = " ".join(job["if"].split())
+    # the fork check stays, and the job needs the label, and a label event runs it only for that label
+    assert "github.event.pull_request.head.repo.full_name == github.repository &&" in gate
+    assert f"contains(github.event.pull_request.labels.*.name, '{BENCHMARK_LABEL}')" in gate
+    assert f"(github.event.action != 'labeled' || github.event.label.name == '{BENCHMARK_LABEL}')" in gate
+    assert "||" not in gate.replace(f"(github.event.action != 'labeled' || github.event.label.name == "
+                                    f"'{BENCHMARK_LABEL}')", ""), "no other way round the gate"
+    # a run the gate skips takes a group of its own (its run id), so it never cancels a running benchmark
+    group = " ".join(workflow["concurrency"]["group"].split())
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    assert f"contains(github.event.pull_request.labels.*.name, '{BENCHMARK_LABEL}')" in group
+    assert f"github.event.label.name == '{BENCHMARK_LABEL}'" in group and group.endswith("|| github.run_id }}")
 
 
 def test_the_comment_job_never_runs_pull_request_code_and_takes_the_pr_from_the_event():
@@ -232,4 +254,32 @@ def test_pip_installs_on_githubs_runners_are_pinned():
                 if "pip install" in line:
                     assert "-c .github/constraints.txt" in line, f"{name}: {job_name}: {line.strip()}"
                     checked += 1
-    assert checked >= 6  # the comment job, the nightly's validation and its site build
+    assert checked >= 3  # the comment job, the nightly's validation and its site build
+
+
+ACTION = ROOT / "action.yml"
+
+
+def test_the_composite_action_validates_and_zizmor_finds_nothing():
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-actions",
+                             str(ACTION)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = subprocess.run([_zizmor(), "--offline", "--no-progress", "--persona=pedantic", str(ACTION)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0 and "No findings to report" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_composite_action_checks_comments_only_when_asked_and_fails_as_check_does():
+    action = yaml.safe_load(ACTION.read_text())
+    assert {"base", "head", "results", "comment"} <= set(action["inputs"])
+    assert action["inputs"]["base"]["required"] and action["inputs"]["comment"]["default"] == "false"
+    steps = action["runs"]["steps"]
+    assert action["runs"]["using"] == "composite" and all(step.get("shell") == "bash" for step in steps)
+    # inputs reach the scripts through env, never pasted into them (template injection)
+    assert all("${{" not in step["run"] for step in steps)
+    check = next(step for step in steps if step.get("id") == "check")
+    assert '--results "$RESULTS"' in check["run"] and "--format json" in check["run"] and "--format github" in check["run"]
+    (comment,) = [step for step in steps if "machmeter comment" in step["run"]]
+    assert "inputs.comment == 'true'" in comment["if"] and "--report" in comment["run"]
+    assert steps[-1]["run"].strip() == 'exit "$STATUS"'
+    assert (ROOT / "docs" / "ci.md").read_text().count("action.yml") >= 1

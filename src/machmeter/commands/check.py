@@ -4,10 +4,15 @@ benchmarks failing at head), 2 bad input or usage."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
 from machmeter.errors import MachmeterError
+
+# the renderers of machmeter.report.formats.RENDERERS, named here so that building the command line
+# imports no renderer (check and run-pr take the same)
+FORMATS = ("text", "json", "markdown", "junit", "csv", "github")
 
 
 def add_arguments(parser):
@@ -17,7 +22,19 @@ def add_arguments(parser):
     parser.add_argument("--head", metavar="REV", help="head revision of a comparison (with --base)")
     parser.add_argument("--config", default="asv.conf.json", help="asv configuration (default: ./asv.conf.json)")
     parser.add_argument("--machine", help="only this asv machine")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--results", metavar="DIR",
+                        help="asv results folder (default: results_dir of the asv configuration), e.g. one "
+                             "restored from an artifact")
+    add_output_arguments(parser)
+
+
+def add_output_arguments(parser):
+    """--format, --output and --site-url: how check and run-pr write their report."""
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text; json (machines, machmeter comment); markdown (the pull-request comment); "
+                             "junit (JUnit XML for test reporters); csv (one row per change); github "
+                             "(::error/::warning annotations, and the Markdown report appended to "
+                             "$GITHUB_STEP_SUMMARY when it is set)")
     parser.add_argument("--output", metavar="FILE", help="write the report here instead of standard output")
     add_site_url_argument(parser)
 
@@ -53,6 +70,8 @@ def run(args) -> int:
     if args.history and args.head is not None:
         raise MachmeterError("--head goes with --base, not with --history")
     project = load_project(args.config)
+    if args.results:
+        project = dataclasses.replace(project, results_dir=os.path.abspath(args.results))
     check_report_output(args.output, project)
     config = load_config(project.root)
     if args.history:
@@ -85,11 +104,28 @@ def emit(report, args, config) -> int:
     """Render ``report`` as ``args.format`` to ``args.output`` (or standard output); the exit status."""
     from machmeter.config import site_url_from
     from machmeter.fileio import write_text_atomic
-    from machmeter.report.verdicts import render
+    from machmeter.report.formats import render
 
-    rendered = render(report, args.format, site_url=site_url_from(args.site_url, config))
+    site_url = site_url_from(args.site_url, config)
+    rendered = render(report, args.format, site_url=site_url)
     if args.output:
         write_text_atomic(args.output, rendered)
     else:
         sys.stdout.write(rendered)
+    if args.format == "github":
+        append_step_summary(render(report, "markdown", site_url=site_url))
     return 1 if report.failed else 0
+
+
+def append_step_summary(markdown: str) -> None:
+    """Append ``markdown`` to the job summary (the file $GITHUB_STEP_SUMMARY names, set inside GitHub
+    Actions only). A summary that cannot be written is a warning: the verdict and the exit status stand."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    except OSError as error:
+        print(f"machmeter: warning: could not append the report to $GITHUB_STEP_SUMMARY ({path}): "
+              f"{error.strerror or error}", file=sys.stderr)

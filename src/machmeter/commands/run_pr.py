@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from machmeter.commands.check import add_site_url_argument, check_report_output, emit
+from machmeter.commands.check import add_output_arguments, check_report_output, emit
 
 
 def add_arguments(parser):
@@ -20,9 +20,7 @@ def add_arguments(parser):
     parser.add_argument("--machine", help="asv machine name (default: the host's, from ~/.asv-machine.json)")
     parser.add_argument("--bench", action="append", default=[], help="only benchmarks matching this regex (repeatable)")
     parser.add_argument("--quick", action="store_true", help="asv --quick: one sample per benchmark and run")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    parser.add_argument("--output", metavar="FILE", help="write the report here instead of standard output")
-    add_site_url_argument(parser)
+    add_output_arguments(parser)
 
 
 def run(args) -> int:

@@ -11,8 +11,6 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-import torch
-
 from .nvml import nvml_available, nvml_call, nvml_handle, pynvml
 
 
@@ -42,7 +40,7 @@ class MachineInfo:
     gpu_count: int
     driver_version: str | None
     cuda_version: str | None  # the CUDA torch was built with
-    torch_version: str
+    torch_version: str | None  # None without torch (the light core)
     gpu_memory_total_bytes: int | None
     sm_clock_max_mhz: int | None
     mem_clock_max_mhz: int | None
@@ -76,8 +74,19 @@ class MachineInfo:
         return asdict(self)
 
 
+def _torch():
+    """torch where it is installed, else None: the light core (``machmeter machine`` on a host without
+    the suites) fingerprints the GPU through NVML alone, with no torch or CUDA version."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
 def _torch_fallback(info: MachineInfo, device_index: int) -> MachineInfo:
-    if not torch.cuda.is_available():
+    torch = _torch()
+    if torch is None or not torch.cuda.is_available():
         return info
     info.gpu_count = torch.cuda.device_count()
     # Without NVML only torch can describe the GPU, but querying it initialises CUDA, which
@@ -94,9 +103,11 @@ def _torch_fallback(info: MachineInfo, device_index: int) -> MachineInfo:
 
 def collect_machine_info(device_index: int = 0) -> MachineInfo:
     """Static fingerprint of the machine's GPU ``device_index`` (CUDA numbering); works without a GPU."""
+    torch = _torch()
     info = MachineInfo(
         gpu_name="none", gpu_uuid=None, gpu_count=0, driver_version=None,
-        cuda_version=torch.version.cuda, torch_version=torch.__version__,
+        cuda_version=None if torch is None else torch.version.cuda,
+        torch_version=None if torch is None else torch.__version__,
         gpu_memory_total_bytes=None, sm_clock_max_mhz=None, mem_clock_max_mhz=None,
         power_limit_w=None, persistence_mode=None, ecc_mode=None, mig_mode=None,
         compute_capability=None,

@@ -349,15 +349,6 @@ def to_markdown(report: CheckReport, site_url: str | None = None, details_url: s
     return _markdown(report, site_url, details_url, 0, 0)[:max(0, limit - len(note))] + note
 
 
-RENDERERS = {"text": to_text, "json": to_json, "markdown": to_markdown}
-
-
-def render(report: CheckReport, fmt: str, site_url: str | None = None, details_url: str | None = None) -> str:
-    if fmt == "markdown":
-        return to_markdown(report, site_url=site_url, details_url=details_url)
-    return RENDERERS[fmt](report)
-
-
 # -- reading a report back: the comment job gets it from an artifact a pull request's run wrote, so
 # every field is checked before use (data only: nothing in it is ever executed or followed)
 
