@@ -123,10 +123,10 @@ def test_a_name_cannot_forge_a_workflow_command():
 
 
 def test_fields_added_to_a_change_do_not_break_the_renderers():
-    extended = dataclasses.make_dataclass("ExtendedChange", [("explanation", str, "")],
+    extended = dataclasses.make_dataclass("ExtendedChange", [("added_later", str, "")],
                                           bases=(type(known_report().regressions[0]),))
     report = known_report()
-    report.regressions = [extended(**dataclasses.asdict(c), explanation="why") for c in report.regressions]
+    report.regressions = [extended(**dataclasses.asdict(c), added_later="why") for c in report.regressions]
     for fmt in ("junit", "csv", "github"):
         render(report, fmt)
 

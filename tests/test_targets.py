@@ -10,7 +10,8 @@ import pytest
 from machmeter.config import MachmeterConfig, _parse
 from machmeter.detect.engine import CheckReport, apply_targets, check_history
 from machmeter.errors import MachmeterError
-from machmeter.report.verdicts import render, report_from_json, schema
+from machmeter.report.formats import render
+from machmeter.report.verdicts import report_from_json, schema
 from machmeter.series import Meaning, Series, SeriesKey
 from machmeter.suites.declare import declare, declaration_of
 from machmeter.targets import Target, declared_target, judge_target, parse_target_rules, target_for
