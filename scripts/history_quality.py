@@ -37,7 +37,7 @@ if ROOT not in sys.path:
 import machmeter  # noqa: E402
 from machmeter.config import MachmeterConfig  # noqa: E402
 from machmeter.detect import engine  # noqa: E402
-from machmeter.series import read_history  # noqa: E402
+from machmeter.history import read_history  # noqa: E402
 from scripts.synthetic_history import write_asv_results  # noqa: E402
 
 TOLERANCE = 3

@@ -51,7 +51,7 @@ def test_history_read_and_checked_on_workers_equals_one_process(tmp_path):
         import machmeter.parallel as parallel
         from machmeter.config import MachmeterConfig
         from machmeter.detect.engine import check_history
-        from machmeter.series import read_history
+        from machmeter.history import read_history
         from scripts.synthetic_history import write_asv_results
 
         results = {str(tmp_path / "results")!r}

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from machmeter.errors import ResultsError
-from machmeter.results import load_result_file, load_results
+from machmeter.results import load_result_file, load_results, row_intervals
 
 EXTERNAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "external", "mjwarp-asv", "results")
 
@@ -146,3 +146,12 @@ def test_single_file_reader_uses_the_machine_in_the_file(tmp_path):
     path = str(root / "box" / ("a" * 8 + "-host-py3.11.json"))
     points = load_result_file(path, load_benchmarks(str(root)))
     assert [(p.machine, p.value, p.env_name) for p in points] == [("box", 0.25, "host-py3.11")]
+
+
+def test_row_intervals_pad_what_asv_left_out():
+    # asv writes null for a failed value and drops a column it has nothing for (here the quartiles)
+    row = {"stats_ci_99_a": [1.0, None], "stats_ci_99_b": [2.0]}
+    bands = list(row_intervals(row, 2))
+    assert bands[:3] == [1.0, bands[1], 2.0] and math.isnan(bands[1])
+    assert all(math.isnan(v) for v in bands[3:]) and len(bands) == 8
+    assert row_intervals({"result": [1.0]}, 1) is None  # a track_ benchmark: no statistics at all

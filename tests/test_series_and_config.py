@@ -1,4 +1,4 @@
-"""Direction resolution, commit order, project configuration and the triage file."""
+"""Direction resolution, project configuration and the triage file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from machmeter.config import MachmeterConfig, load_config
 from machmeter.errors import MachmeterError
 from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet
-from machmeter.series import build_series, default_meaning, order_commits, resolve_meaning
+from machmeter.series import build_series, default_meaning, resolve_meaning
 from machmeter.triage import load_triage
 
 
@@ -75,14 +75,6 @@ def test_triage_entries_and_bad_entries(tmp_path):
 def _point(commit, date, value, version="v", machine="m"):
     return ResultPoint(benchmark="b.track_x", params={}, machine=machine, env_name="e", commit=commit, date=date,
                        value=value, benchmark_version=version)
-
-
-def test_commit_order_from_git_then_dates():
-    dates = {"c3": 3, "c1": 1, "pr": 2, "c2": 9}
-    assert order_commits(dates, None) == ["c1", "pr", "c3", "c2"]  # by date alone
-    assert order_commits(dates, ["c1", "c2", "c3"]) == ["c1", "c2", "c3", "pr"]  # branch history first
-    assert order_commits(dates, ["c1", "c2", "c3"], branch_only=True) == ["c1", "c2", "c3"]
-    assert order_commits(dates, None, branch_only=True) == ["c1", "pr", "c3", "c2"]  # no branch known
 
 
 def test_benchmark_version_change_splits_the_series():

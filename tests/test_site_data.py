@@ -18,7 +18,7 @@ from machmeter.detect.noise import run_to_run_noise
 from machmeter.errors import MachmeterError
 from machmeter.project import load_project
 from machmeter.report.units import format_value
-from machmeter.series import read_history
+from machmeter.history import read_history
 from machmeter.site import build_site
 from machmeter.site.build import check_output_folder, revision_prefix_length
 from machmeter.site.data import mark_changes, prepare_site, series_status, spark_values

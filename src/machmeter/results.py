@@ -16,6 +16,7 @@ import math
 import os
 import re
 import stat
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,7 +154,9 @@ def _check_benchmark_entry(path: str, name: str, entry: dict) -> None:
         raise ResultsError(path, f"benchmark {name!r}: params must be one list of strings per param_names entry")
 
 
-_NUMBER_COLUMNS = ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat")
+#: asv's per-value statistics a history carries (history.SeriesStats): the 99% interval's bounds, the quartiles
+INTERVAL_COLUMNS = ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75")
+_NUMBER_COLUMNS = INTERVAL_COLUMNS + ("stats_number", "stats_repeat")
 
 
 def _check_result_row(path: str, name: str, row: dict, param_values: list) -> None:
@@ -238,8 +241,31 @@ def result_commit_prefixes_by_machine(results_dir: str) -> dict[str, set[str]]:
     return prefixes
 
 
-_STAT_COLUMNS = ("stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat",
-                 "samples")
+_STAT_COLUMNS = _NUMBER_COLUMNS + ("samples",)
+
+NAN = float("nan")  # a statistic asv did not store
+
+
+def row_intervals(row: dict, count: int) -> array | None:
+    """asv's statistics of one result row as one array: the ``count`` values of each of INTERVAL_COLUMNS in
+    turn (NaN where asv wrote null or nothing); None when the row has none (a track_ benchmark)."""
+    columns = [row.get(key) for key in INTERVAL_COLUMNS]
+    if not any(isinstance(column, list) for column in columns):
+        return None
+    out = array("d")
+    for column in columns:
+        if not isinstance(column, list):
+            out.extend(array("d", [NAN]) * count)
+            continue
+        column = column[:count]
+        try:  # a number for every value, or null where asv had none (failed, skipped)
+            part = array("d", [NAN if v is None else v for v in column] if None in column else column)
+        except TypeError:  # anything else in the file: no statistic
+            part = array("d", [float(v) if isinstance(v, (int, float)) else NAN for v in column])
+        out.extend(part)
+        if len(part) < count:
+            out.extend(array("d", [NAN]) * (count - len(part)))
+    return out
 
 
 @functools.lru_cache(maxsize=65536)

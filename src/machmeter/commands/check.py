@@ -60,9 +60,9 @@ def run(args) -> int:
     from machmeter.comparison import compare_revisions
     from machmeter.config import load_config
     from machmeter.detect.engine import check_history
+    from machmeter.history import read_history
     from machmeter.project import load_project
     from machmeter.repository import commit_order
-    from machmeter.series import read_history
     from machmeter.triage import load_triage
 
     if args.base is not None and args.head is None:

@@ -73,7 +73,7 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     from machmeter.config import load_config, site_url_from
     from machmeter.project import AsvProject, load_project
     from machmeter.repository import commit_info, commit_order
-    from machmeter.series import read_history
+    from machmeter.history import read_history
     from machmeter.site.data import prepare_site
     from machmeter.triage import load_triage
 

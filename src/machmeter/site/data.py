@@ -20,8 +20,9 @@ from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, history_rep
 from machmeter.detect.noise import run_to_run_noise
 from machmeter.kinds import KINDS, worse_by
 from machmeter.fingerprint import GPU_FIELDS, HOST_FIELDS
+from machmeter.history import History
 from machmeter.report.units import format_value
-from machmeter.series import History, Series, is_measured, series_label
+from machmeter.series import Series, is_measured, series_label
 from machmeter.targets import Target, target_for
 from machmeter.triage import Acknowledgement
 
