@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from machmeter.errors import ResultsError
-from machmeter.results import load_result_file, load_results, row_intervals
+from machmeter.results import load_result_file, load_results, parameter_value, row_intervals
 
 EXTERNAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "external", "mjwarp-asv", "results")
 
@@ -155,3 +155,9 @@ def test_row_intervals_pad_what_asv_left_out():
     assert bands[:3] == [1.0, bands[1], 2.0] and math.isnan(bands[1])
     assert all(math.isnan(v) for v in bands[3:]) and len(bands) == 8
     assert row_intervals({"result": [1.0]}, 1) is None  # a track_ benchmark: no statistics at all
+
+
+def test_a_parameter_as_the_benchmark_saw_it():
+    # asv stores repr(value); the suites name their profiled windows by the value itself
+    assert [parameter_value(v) for v in ("'cuda'", "64", "None", "<object at 0x1>")] == ["cuda", "64", "None",
+                                                                                        "<object at 0x1>"]

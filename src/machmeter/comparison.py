@@ -7,6 +7,7 @@ comment on a pull request says exactly what the check says.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 
 from machmeter.config import MachmeterConfig, load_config
@@ -14,8 +15,9 @@ from machmeter.detect.engine import CheckReport, apply_targets, check_revisions,
 from machmeter.detect.noise import NOISE_WINDOW
 from machmeter.errors import MachmeterError
 from machmeter.fingerprint import fingerprint_differences
+from machmeter.instruments.counters import KERNELS_SUFFIX, TRACE_DIR_ENV, window_name, window_stem
 from machmeter.project import AsvProject
-from machmeter.results import load_results, result_commit_prefixes_by_machine
+from machmeter.results import load_results, parameter_value, result_commit_prefixes_by_machine
 from machmeter.repository import commit_hash, commit_order, commits_between, refuse_option
 from machmeter.series import Series, build_series
 from machmeter.triage import acknowledgements_for_pull_request, load_triage
@@ -85,10 +87,72 @@ def _fingerprint_warnings(results, base: str, head: str, machine: str | None) ->
     return warnings
 
 
+def _top_kernels(table) -> list[dict]:
+    """The ``top_kernels`` of a table as instruments.counters writes them; ValueError if it is none."""
+    kernels = table.get("top_kernels") if isinstance(table, dict) else None
+    if not isinstance(kernels, list) or not all(
+            isinstance(k, dict) and isinstance(k.get("name"), str)
+            and all(isinstance(k.get(n), (int, float)) and not isinstance(k.get(n), bool) for n in ("count", "total_us"))
+            for k in kernels):
+        raise ValueError("no top_kernels list of name, count and total_us")
+    return kernels
+
+
+class TraceFolder:
+    """The top-kernel tables that runs with MACHMETER_TRACE_DIR left, ``<dir>/<first 8 of commit>/
+    <window stem>.kernels.json`` (instruments.counters.trace_paths), read when a change asks for one.
+    The suite's module path in a window's name is Python's (``benchmarks.md.MD``), asv's name drops the
+    benchmark folder (``md.MD``): a table is found by the end of its name. One that is missing or cannot
+    be used is skipped with a warning naming it."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.warnings: list[str] = []
+        self._listings: dict[str, list[str] | None] = {}
+        self._tables: dict[str, list[dict] | None] = {}
+
+    def _warn(self, warning: str) -> None:
+        if warning not in self.warnings:  # asked once per change: the same table serves several
+            self.warnings.append(warning)
+
+    def _listing(self, folder: str) -> list[str] | None:
+        if folder not in self._listings:
+            try:
+                self._listings[folder] = sorted(os.listdir(folder))
+            except OSError as error:
+                self._listings[folder] = None
+                self._warn(f"{folder}: no traces there ({error.strerror or error}): kernels not named")
+        return self._listings[folder]
+
+    def kernels(self, commit: str, suite: str, params: dict[str, str]) -> list[dict] | None:
+        """The top kernels of ``suite`` at ``params`` (asv's names) in ``commit``'s run, None if none."""
+        folder = os.path.join(self.path, commit[:8])
+        names = self._listing(folder)
+        if names is None:
+            return None
+        window = window_name(suite, ((name, parameter_value(value)) for name, value in params.items()))
+        wanted = window_stem(window) + KERNELS_SUFFIX
+        found = [name for name in names if name == wanted or name.endswith("." + wanted)]
+        if not found:
+            self._warn(f"{os.path.join(folder, '*' + wanted)}: no top-kernels table of {window}: kernels not named")
+            return None
+        path = os.path.join(folder, found[0])
+        if path not in self._tables:
+            try:
+                with open(path, encoding="utf-8") as stream:
+                    self._tables[path] = _top_kernels(json.load(stream))
+            except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                self._tables[path] = None
+                self._warn(f"{path}: not a top-kernels table ({error}): skipped")
+        return self._tables[path]
+
+
 def compare_revisions(project: AsvProject, base: str, head: str, machine: str | None = None,
-                      config: MachmeterConfig | None = None) -> CheckReport:
+                      config: MachmeterConfig | None = None, traces: str | None = None) -> CheckReport:
     """Every series of the two revisions compared, triage applied; the report carries the machines'
-    fingerprints and the warnings of files that were skipped (the caller shows them)."""
+    fingerprints and the warnings of files that were skipped (the caller shows them). ``traces``
+    (default: $MACHMETER_TRACE_DIR, so that check, comment and run-pr say the same): a folder of
+    top-kernel tables, which let explanations name kernels."""
     config = config if config is not None else load_config(project.root)
     acknowledgements = load_triage(config.triage_path)
     results_dir = project.results_dir
@@ -111,9 +175,13 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
         acknowledgements, commits_between(project.repo, base_hash, head_hash), head_hash)
     history = recent_history(project, prefixes_by_machine, base_hash, {base_hash, head_hash}, config, machine)
     series = build_series(results, [base_hash, head_hash], config, machine)
+    traces = traces if traces is not None else os.environ.get(TRACE_DIR_ENV)
+    folder = TraceFolder(traces) if traces else None
     report = check_revisions(series, base_hash, head_hash, config, acknowledgements, run_to_run_noises(history or []),
-                             None if history is not None else "no local repository to order earlier runs by")
+                             None if history is not None else "no local repository to order earlier runs by",
+                             folder.kernels if folder else None)
     report.machines = {name: info for name, info in results.machines.items() if machine is None or name == machine}
     apply_targets(report, series, config, report.machines, lambda _: head_hash)
-    report.warnings = list(results.warnings) + report.warnings + _fingerprint_warnings(results, base_hash, head_hash, machine)
+    report.warnings = (list(results.warnings) + report.warnings + _fingerprint_warnings(results, base_hash, head_hash, machine)
+                       + (folder.warnings if folder else []))
     return report

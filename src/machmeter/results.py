@@ -9,6 +9,7 @@ means the benchmark failed and a bare ``NaN`` that it was skipped.
 
 from __future__ import annotations
 
+import ast
 import functools
 import itertools
 import json
@@ -266,6 +267,15 @@ def row_intervals(row: dict, count: int) -> array | None:
         if len(part) < count:
             out.extend(array("d", [NAN]) * (count - len(part)))
     return out
+
+
+def parameter_value(stored: str) -> str:
+    """A parameter as the benchmark saw it: asv stores each one as its repr (``'cuda'``, ``64``), the
+    benchmark's own code formats the value itself (``cuda``); what is no Python literal stays as stored."""
+    try:
+        return str(ast.literal_eval(stored))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return stored
 
 
 @functools.lru_cache(maxsize=65536)

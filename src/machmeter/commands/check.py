@@ -25,6 +25,10 @@ def add_arguments(parser):
     parser.add_argument("--results", metavar="DIR",
                         help="asv results folder (default: results_dir of the asv configuration), e.g. one "
                              "restored from an artifact")
+    parser.add_argument("--traces", metavar="DIR",
+                        help="with --base/--head: the folder MACHMETER_TRACE_DIR gave the runs (default: "
+                             "$MACHMETER_TRACE_DIR); explanations then name the kernels that appeared, "
+                             "disappeared or grew")
     add_output_arguments(parser)
 
 
@@ -69,6 +73,8 @@ def run(args) -> int:
         raise MachmeterError("--base needs --head")
     if args.history and args.head is not None:
         raise MachmeterError("--head goes with --base, not with --history")
+    if args.history and args.traces is not None:
+        raise MachmeterError("--traces goes with --base/--head, not with --history")
     project = load_project(args.config)
     if args.results:
         project = dataclasses.replace(project, results_dir=os.path.abspath(args.results))
@@ -93,7 +99,7 @@ def run(args) -> int:
         for warning in report.warnings[len(warnings):]:
             print(f"machmeter check: warning: {warning}", file=sys.stderr)
     else:
-        report = compare_revisions(project, args.base, args.head, args.machine, config)
+        report = compare_revisions(project, args.base, args.head, args.machine, config, args.traces)
         for warning in report.warnings:
             print(f"machmeter check: warning: {warning}", file=sys.stderr)
 

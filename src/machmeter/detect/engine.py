@@ -5,6 +5,7 @@ whole history (change points). Knows nothing of text, Markdown, HTML or GitHub: 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
@@ -172,8 +173,9 @@ def _change_record(series: Series, base: str, head: str, before: float, after: f
 def check_revisions(series_list: list[Series], base: str, head: str, config: MachmeterConfig,
                     acknowledgements: list[Acknowledgement],
                     noises: dict[SeriesKey, RunToRunNoise] | None = None,
-                    no_noise_because: str | None = None) -> CheckReport:
-    """Compare every series at two commits (full hashes), as a pull request needs.
+                    no_noise_because: str | None = None, kernels: KernelTables | None = None) -> CheckReport:
+    """Compare every series at two commits (full hashes), as a pull request needs; ``kernels``: see
+    :func:`explain_changes`.
 
     Timings, rates, memory and energy are judged on their runs (:mod:`machmeter.detect.runs`): each run
     one number, the run-to-run spread from the pull request's own runs and from ``noises`` (each series'
@@ -234,13 +236,17 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
         report.warnings.append(
             f"{len(report.inconclusive)} change(s) beyond their threshold are inconclusive ({worse_count} of them worse): "
             f"the runs cannot tell them from run-to-run noise at {confidence:.0%} confidence")
-    explain_changes(report, series_list, base, head, config)
+    explain_changes(report, series_list, base, head, config, kernels)
     report.sort()
     return report
 
 
 # what a wall-time change can be paired with counters for: time and rates of a call
 EXPLAINED_KINDS = ("time", "throughput")
+# (commit, suite class as asv names it, params as asv stores them) -> that side's top-kernel table
+# (machmeter.detect.explain.kernel_differences), None where there is none: the tables are files
+# (MACHMETER_TRACE_DIR's), read by the caller when a change asks for them
+KernelTables = Callable[[str, str, dict[str, str]], "list[dict] | None"]
 
 
 def _suite_of(benchmark: str) -> tuple[str, str]:
@@ -250,14 +256,16 @@ def _suite_of(benchmark: str) -> tuple[str, str]:
 
 
 def explain_changes(report: CheckReport, series_list: list[Series], base: str, head: str,
-                    config: MachmeterConfig) -> None:
+                    config: MachmeterConfig, kernels: KernelTables | None = None) -> None:
     """Set each reported time-like change's ``explanation`` from the counter series of the same suite
     class, params, machine and environment at base and head. The counters are exact counts (and GPU
     time with its own small threshold): a counter that moved is already a change of its own, judged
     above; here it only says why a wall time moved, or that the GPU's work did not.
 
-    Top kernels are not passed: the suites keep them in asv's setup cache only (asv stores the ``track_``
-    numbers, not the tables), so the sentence names no kernel; MACHMETER_TRACE_DIR writes them to disk."""
+    asv stores the counters' ``track_`` numbers but not the top-kernel tables; ``kernels`` gives each
+    side's where MACHMETER_TRACE_DIR kept them, and the sentence then names the kernels that appeared,
+    disappeared or grew. Only a pair is compared: one side's table against nothing would call every
+    kernel new."""
     counters: dict[tuple, dict[str, dict[str, float | None]]] = {}
     kernel_time_thresholds: dict[tuple, float] = {}
     for series in series_list:
@@ -280,7 +288,10 @@ def explain_changes(report: CheckReport, series_list: list[Series], base: str, h
         sides = counters.get(where, {base: {}, head: {}})
         # a rate is the inverse of a time: its wall-time change is before/after - 1
         wall = change.before / change.after - 1.0 if change.kind == "throughput" and change.after else change.change
-        change.explanation = explain(wall, sides[base], sides[head],
+        tables = [kernels(commit, suite, change.params) for commit in (base, head)] if kernels else [None, None]
+        if None in tables:
+            tables = [None, None]
+        change.explanation = explain(wall, sides[base], sides[head], *tables,
                                      kernel_time_threshold=kernel_time_thresholds.get(where, KERNEL_TIME_THRESHOLD))
 
 

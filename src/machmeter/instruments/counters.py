@@ -121,16 +121,31 @@ def gpu_activity(trace: dict, calls: int) -> dict[str, Any]:
     }
 
 
+KERNELS_SUFFIX = ".kernels.json"
+
+
+def window_name(suite: str, params) -> str:
+    """How a suite names its profiled window (its top-kernels table's ``name``): the class path and the
+    ``(name, value)`` params, ``bench.MD(n_atoms=64,device=cuda)``; ``machmeter check`` finds the table
+    of a change by the same name."""
+    params = list(params)
+    return suite + ("(" + ",".join(f"{n}={v}" for n, v in params) + ")" if params else "")
+
+
+def window_stem(name: str) -> str:
+    """The file name (without suffix) of the window ``name``'s trace and table."""
+    # names carry parameters (quotes, slashes, spaces): one flat, portable file name each
+    return re.sub(r"[^0-9A-Za-z._=,+-]+", "_", name).strip("_.")[:180] or "unnamed"
+
+
 def trace_paths(name: str) -> tuple[str, str] | None:
     """(Chrome trace, top-kernels table) of the window ``name`` where MACHMETER_TRACE_DIR asks for them."""
     folder = os.environ.get(TRACE_DIR_ENV)
     if not folder:
         return None
     commit = re.sub(r"[^0-9A-Za-z]", "", os.environ.get("ASV_COMMIT", ""))[:8] or "no-commit"
-    # names carry parameters (quotes, slashes, spaces): one flat, portable file name each
-    stem = re.sub(r"[^0-9A-Za-z._=,+-]+", "_", name).strip("_.")[:180] or "unnamed"
-    base = os.path.join(folder, commit, stem)
-    return base + ".trace.json", base + ".kernels.json"
+    base = os.path.join(folder, commit, window_stem(name))
+    return base + ".trace.json", base + KERNELS_SUFFIX
 
 
 def profile_counters(fn: Callable[[], Any], *, device: str = "cpu", calls: int = 10,

@@ -206,12 +206,10 @@ class MeasuredSuite(abc.ABC):
     def counter_metrics(self, fn, device: str, wall_per_call_s: float | None) -> dict:
         """The counters of ``fn`` (already warmed up and timed) as metrics: call after timing, since
         the profiler's overhead must never reach a timed sample."""
-        from machmeter.instruments.counters import counter_metrics, profile_counters
+        from machmeter.instruments.counters import counter_metrics, profile_counters, window_name
 
         cls = type(self)
-        params = self._measuring
-        name = f"{cls.__module__}.{cls.__qualname__}" + (
-            "(" + ",".join(f"{n}={v}" for n, v in zip(self.param_names, params)) + ")" if params else "")
+        name = window_name(f"{cls.__module__}.{cls.__qualname__}", zip(self.param_names, self._measuring))
         return counter_metrics(profile_counters(fn, device=device, calls=self.counter_calls,
                                                 wall_per_call_s=wall_per_call_s, trace_name=name))
 
