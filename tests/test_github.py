@@ -1,6 +1,7 @@
 """machmeter.github against a real HTTP server on 127.0.0.1 that answers like the GitHub REST endpoints
-machmeter uses: issue comments (listed page by page through the Link header, created, edited), pull
-requests, and the failure answers GitHub gives (401/403/404/422, 5xx, rate limits)."""
+machmeter uses: issue comments (listed page by page through the Link header, created, edited), issues
+(listed by creator, opened, edited, closed), pull requests, and the failure answers GitHub gives
+(401/403/404/422, 5xx, rate limits)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class FakeGitHub:
         self.comments: list[dict] = []
         self.user: str | None = None  # GET /user's login; None: an installation token's 403, as GITHUB_TOKEN's
         self.pulls: dict[int, dict] = {}
+        self.issues: dict[int, dict] = {}  # issues (never pull requests), by number
         self.requests: list[tuple[str, str, dict]] = []
         self.script: list[dict] = []
         self._next_id = 1000
@@ -141,8 +143,31 @@ class FakeGitHub:
         body = json.loads(raw_body or b"{}")
         if (m := re.fullmatch(r"/issues/(\d+)/comments", rest)) and method == "GET":
             return self._page(self.on(int(m[1])), full_path, query)
+        if rest == "/issues" and method == "GET":
+            found = [i for i in self.issues.values() if query.get("state", "open") in ("all", i["state"])
+                     and (not query.get("creator") or i["user"]["login"] == query["creator"])]
+            # GitHub lists pull requests among the issues
+            found += [{**p, "pull_request": {}, "user": {"login": BOT}, "body": ""} for p in self.pulls.values()]
+            return self._page(found, full_path, query)
+        if rest == "/issues" and method == "POST":
+            if not isinstance(body.get("title"), str) or not body["title"] or len(body["title"]) > 256:
+                return 422, {"message": "Validation Failed", "errors": ["title"]}
+            problem = self._invalid(body)
+            if problem:
+                return problem
+            return 201, self.add_issue(body["title"], body["body"], login=self.user or BOT)
+        if (m := re.fullmatch(r"/issues/(\d+)", rest)) and method == "PATCH":
+            issue = self.issues.get(int(m[1]))
+            if issue is None:
+                return 404, {"message": "Not Found"}
+            if "body" in body and self._invalid(body):
+                return self._invalid(body)
+            if body.get("state", "open") not in ("open", "closed"):
+                return 422, {"message": "Validation Failed"}
+            issue.update({k: v for k, v in body.items() if k in ("title", "body", "state", "state_reason")})
+            return 200, issue
         if (m := re.fullmatch(r"/issues/(\d+)/comments", rest)) and method == "POST":
-            if int(m[1]) not in self.pulls:
+            if int(m[1]) not in self.pulls and int(m[1]) not in self.issues:
                 return 404, {"message": "Not Found"}
             problem = self._invalid(body)
             if problem:
@@ -188,6 +213,13 @@ class FakeGitHub:
                              f'&page={target}{extra}>; rel="{rel}"')
         headers = {"Link": ", ".join(links)} if links else {}
         return 200, items[(page - 1) * per_page:page * per_page], headers
+
+    def add_issue(self, title, body, login="someone", state="open"):
+        number = max([0, *self.issues, *self.pulls]) + 1
+        self.issues[number] = {"number": number, "title": title, "body": body, "state": state,
+                               "user": {"login": login, "type": "User"},
+                               "html_url": f"https://github.com/{self.repository}/issues/{number}"}
+        return self.issues[number]
 
     def add_pull(self, number, head_sha, ref="feature", owner="octo"):
         self.pulls[number] = {"number": number, "state": "open",

@@ -314,6 +314,55 @@ def test_compare_page_widens_an_accuracy_tolerance_to_its_noise_floor(browser, s
     assert all(key[0].startswith(label) for key in changed)
 
 
+PHONE = 390  # px: a phone held upright (iPhone 12 to 15)
+
+
+def test_pages_fit_a_phone_and_charts_stay_readable(browser, synthetic_site):
+    site = synthetic_site
+    out = site["out"]
+    series = json.loads((out / "data" / "series.json").read_text())
+    # the benchmark with the most series drawn at once: the longest legend
+    page_id = max(set(series["page"]), key=series["page"].count)
+    base, head = site["hashes"][-1], site["pr"]
+    for path in ("index.html", f"compare.html?base={base}&head={head}", f"benchmarks/{page_id}.html"):
+        view = Page(browser, site["url"] + path, width=PHONE)
+        page = view.page
+        # the page never scrolls sideways: a wide table scrolls inside its own box
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE, path
+        view.screenshot(f"phone-{path.split('.')[0].replace('/', '-')}", full_page=False)
+        if path.startswith("benchmarks"):
+            # x-axis labels side by side without touching each other, and a legend of series with points
+            boxes = page.eval_on_selector_all("#chart .xtick text", "ts => ts.map(t => { const r = t.getBoundingClientRect(); "
+                                                                   "return [r.left, r.right]; })")
+            boxes.sort()
+            assert len(boxes) >= 2 and all(a[1] < b[0] for a, b in zip(boxes, boxes[1:])), boxes
+            listed = page.evaluate("document.getElementById('chart')._fullData.filter(t => t.showlegend)"
+                                   ".map(t => t.y.some(v => v !== null && v !== undefined))")
+            assert listed and all(listed)
+        view.close()
+
+
+def test_overview_hides_retired_and_valueless_series_behind_a_toggle(browser, tmp_path):
+    from tests.test_site_data import write_retired_project
+
+    summary = build_site(write_retired_project(tmp_path), str(tmp_path / "site"))
+    with served(summary.output_dir) as url:
+        view = Page(browser, url + "index.html", width=PHONE)
+        page = view.page
+        visible = "document.querySelectorAll('#rows tbody tr:not([hidden])').length"
+        assert page.evaluate(visible) == 4 and page.text_content("#shown") == "4 of 4 shown"
+        page.check("#show-set-aside")  # a change handler from static JS: the CSP allows no inline one
+        wait_until(page, f"{visible} === 12")
+        assert "all=1" in page.url and page.text_content("#shown") == "12 of 12 shown"
+        texts = page.eval_on_selector_all("#rows tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+        assert set(texts[:4]) <= {"steady", "regressed", "improved"} and set(texts[4:]) == {"retired", "no value"}
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE
+        view.close()
+        reloaded = Page(browser, url + "index.html?all=1")  # the toggle travels with the link
+        assert reloaded.page.is_checked("#show-set-aside") and reloaded.page.evaluate(visible) == 12
+        reloaded.close()
+
+
 def test_the_page_formats_values_like_python(browser, synthetic_site):
     view = Page(browser, synthetic_site["url"] + "machines.html")
     cases = [(v, u) for u in ("seconds", "bytes", "steps/s", "")

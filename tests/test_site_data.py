@@ -295,7 +295,8 @@ def test_public_mjwarp_history_renders(tmp_path):
     summary = build_site(os.path.join(EXTERNAL, "asv.conf.json"), str(tmp_path / "site"))
     assert summary.benchmarks == 10 and summary.machines == 1 and summary.commits == 76
     index = (tmp_path / "site" / "index.html").read_text()
-    assert index.count("<tr data-status") == 280  # the current version of every benchmark x parameter
+    # the current version of every benchmark x parameter, the others behind the overview's toggle
+    assert index.count("<tr data-status") - index.count("data-set-aside=") == 280
     assert "https://github.com/google-deepmind/mujoco_warp/commit/" in (tmp_path / "site" / "regressions.html").read_text()
 
 
@@ -486,3 +487,84 @@ def test_a_full_disk_while_building_is_one_line_and_keeps_the_previous_site(tmp_
         f"machmeter site: error: {out}: the site cannot be written: No space left on device "
         f"(the previous site there is unchanged)"]
     assert (out / "index.html").read_text() == before and sorted(os.listdir(tmp_path)) == ["asv.conf.json", "results", "site"]
+
+
+def test_overview_puts_what_is_wrong_now_first(synthetic):
+    root, _ = synthetic
+    project = load_project(str(root / "asv.conf.json"))
+    config = MachmeterConfig()
+    history = read_history(project.results_dir, None, config, stats=True, branch_only=False)
+    data = prepare_site(project.project, history, config, [], {}, project.show_commit_url)
+    rows = data.overview_rows()
+    assert len(rows) == 120 and not any(s.set_aside for s in rows)
+    statuses = [s.status for s in rows]
+    order = ("regressed", "acknowledged", "improved", "steady")
+    assert statuses == sorted(statuses, key=order.index) and {"regressed", "improved", "steady"} <= set(statuses)
+    for status in order:  # within a status, the newest last change first; never-changed series last
+        dates = [data.commits.dates[s.last_change.at] if s.last_change else -1 for s in rows if s.status == status]
+        assert dates == sorted(dates, reverse=True)
+
+
+def _results_file(folder, commit, date, rows):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "machine.json").write_text(json.dumps({"machine": "m", "version": 1}))
+    (folder / f"{commit[:8]}-env.json").write_text(json.dumps({
+        "commit_hash": commit, "env_name": "env", "date": date, "params": {"machine": "m"},
+        "result_columns": ["result", "params", "version"], "results": rows, "version": 2}))
+
+
+def write_retired_project(tmp_path):
+    """A project whose history has retired series (a changed and two removed benchmarks) and a valueless
+    one beside two current ones; returns its asv.conf.json (also the browser tests' toggle)."""
+    results = tmp_path / "results"
+    results.mkdir()
+    sizes = [["64", "512"], ["'float32'"]]
+    (results / "benchmarks.json").write_text(json.dumps({"version": 2, **{name: {
+        "name": name, "type": type_, "unit": unit, "param_names": ["n_atoms", "dtype"], "params": sizes,
+        "version": "v2"} for name, type_, unit in (
+            ("md.Argon.time_step", "time", "seconds"), ("md.Argon.track_rate", "track", "steps/s"),
+            ("md.Argon.track_broken", "track", "steps/s"), ("other.Thing.track_latency_p50", "track", "ms"))}}))
+    # md.Argon.time_step changed code at c3 (v1 -> v2); md.Argon.track_latency_p50 and md.Argon.time_gone
+    # were removed from the suite since c1 (asv rewrote benchmarks.json without them)
+    for i in range(6):
+        commit = f"{i:x}" * 40
+        rows = {"md.Argon.time_step": [[1.0, 2.0], sizes, "v1" if i < 3 else "v2"],
+                "md.Argon.track_rate": [[10.0, 20.0], sizes, "v2"],
+                "md.Argon.track_broken": [[None, None], sizes, "v2"]}
+        if i < 2:
+            rows.update({"md.Argon.track_latency_p50": [[3.0, 4.0], sizes, "v0"],
+                         "md.Argon.time_gone": [[5.0, 6.0], sizes, "v0"]})
+        _results_file(results / "m", commit, 1_700_000_000_000 + i * 1000, rows)
+    (tmp_path / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": "https://example.invalid",
+                                                        "results_dir": "results", "branches": ["main"]}))
+    return str(tmp_path / "asv.conf.json")
+
+
+def test_retired_and_valueless_series_are_set_aside_with_real_units_and_parameter_names(tmp_path):
+    write_retired_project(tmp_path)
+    project = load_project(str(tmp_path / "asv.conf.json"))
+    config = MachmeterConfig()
+    history = read_history(project.results_dir, None, config, stats=True, branch_only=False)
+    data = prepare_site(project.project, history, config, [], {}, None)
+    rows = data.overview_rows()
+    aside = {(s.key.benchmark, s.key.version): s.set_aside for s in rows}
+    assert aside == {("md.Argon.time_step", "v2"): None, ("md.Argon.track_rate", "v2"): None,
+                     ("md.Argon.time_step", "v1"): "retired", ("md.Argon.track_latency_p50", "v0"): "retired",
+                     ("md.Argon.time_gone", "v0"): "retired", ("md.Argon.track_broken", "v2"): "no value"}
+    assert [s.set_aside is not None for s in rows] == sorted(s.set_aside is not None for s in rows)  # aside: last
+    # a removed benchmark: asv's unit for its prefix, or that of the same method elsewhere in the suite,
+    # and the parameter names of its class (never the placeholders "unit", param1, param2)
+    by_name = {s.key.benchmark: s for s in rows}
+    assert by_name["md.Argon.time_gone"].meaning.unit == "seconds"
+    assert by_name["md.Argon.track_latency_p50"].meaning.unit == "ms"
+    assert all(s.params_label == "n_atoms=64, dtype='float32'" or s.params_label == "n_atoms=512, dtype='float32'"
+               for s in rows)
+    out = tmp_path / "site"
+    build_site(str(tmp_path / "asv.conf.json"), str(out))
+    index = (out / "index.html").read_text()
+    assert index.count("<tr data-status") == len(rows) == 12
+    assert index.count('data-set-aside="retired" hidden') == 6 and index.count('data-set-aside="no value" hidden') == 2
+    assert 'id="show-set-aside"' in index and "param1" not in index and " unit" not in index
+    assert index.index("md.Argon.track_rate") < index.index("md.Argon.time_gone")  # shown rows first
+    series = json.loads((out / "data" / "series.json").read_text())
+    assert "unit" not in series["unit"] and not any("param1" in p for p in series["params"])

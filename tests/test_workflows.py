@@ -178,7 +178,7 @@ def test_nightly_benchmarks_every_gpu_type_and_one_run_writes_at_a_time():
     runs = _runs(bench)
     assert 'machmeter machine --machine "$MACHINE"' in runs and 'asv run --machine "$MACHINE"' in runs
     writers = [name for name, job in jobs.items() if "write" in job["permissions"].values()]
-    assert sorted(writers) == ["deploy", "results"]
+    assert sorted(writers) == ["deploy", "notify", "results"]
     # the job that may push runs no code of the repository and installs nothing
     assert not re.search(r"pip|machmeter|asv |python", _runs(jobs["results"]))
     assert jobs["results"]["needs"] == "validate" and jobs["site"]["needs"] == "results"
@@ -216,9 +216,39 @@ def test_the_results_writer_runs_on_githubs_runner_and_only_receives_validated_a
     script = _runs(validate)
     assert "machmeter check --history" in script and "(skipped)" in script and '! -type f ! -type d' in script
     assert script.index("pip install") < script.index("machmeter check")
-    (upload,) = [s for s in steps if _uses(s, "actions/upload-artifact")]
+    (upload,) = [s for s in steps if _uses(s, "actions/upload-artifact") and s["with"]["name"] != "check-reports"]
     assert upload["with"]["name"] == "validated-results"
     assert steps.index(runners) > next(i for i, s in enumerate(steps) if "pip install" in s.get("run", ""))
+
+
+def test_the_issue_writer_reads_only_the_validated_checks_and_the_bisect_is_optional():
+    jobs = _load(NIGHTLY)["jobs"]
+    notify = jobs["notify"]
+    assert _hosted(notify) and notify["permissions"] == {"contents": "read", "issues": "write"}
+    assert notify["needs"] == "validate" and "needs.validate.result == 'success'" in notify["if"]
+    steps = _steps(notify)
+    # one artifact, the validate job's own reports; the default branch's checkout, no other ref
+    (download,) = [s for s in steps if _uses(s, "actions/download-artifact")]
+    assert download["with"] == {"name": "check-reports", "path": "reports"}
+    assert all("ref" not in s.get("with", {}) for s in steps if _uses(s, "actions/checkout"))
+    script = _runs(notify)
+    assert "machmeter notify" in script and script.index("pip install") < script.index("machmeter notify")
+    (run,) = [s for s in steps if "machmeter notify" in s.get("run", "")]
+    assert run["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    validate = _runs(jobs["validate"])
+    assert 'cp "$RUNNER_TEMP/$machine.json" "reports/$machine.json"' in validate
+    assert [s["with"]["name"] for s in _steps(jobs["validate"]) if _uses(s, "actions/upload-artifact")] == [
+        "validated-results", "check-reports"]
+    # the bisect: on the GPU runner, after the benchmarks, only when asked, its output uploaded
+    bench = _steps(jobs["benchmark"])
+    (bisect,) = [s for s in bench if "asv find" in s.get("run", "")]
+    condition = "${{ inputs.bisect || vars.MACHMETER_BISECT == 'true' }}"
+    assert bisect["if"] == condition and bench.index(bisect) > next(
+        i for i, s in enumerate(bench) if "asv run" in s.get("run", ""))
+    (upload,) = [s for s in bench if _uses(s, "actions/upload-artifact") and "bisect" in s["with"]["name"]]
+    assert upload["if"] == condition and upload["with"]["path"] == "bisect/"
+    dispatch = _triggers(_load(NIGHTLY))["workflow_dispatch"]["inputs"]
+    assert dispatch["bisect"]["type"] == "boolean" and dispatch["bisect"]["default"] is False
 
 
 def _constraints() -> dict[str, str]:
@@ -254,7 +284,7 @@ def test_pip_installs_on_githubs_runners_are_pinned():
                 if "pip install" in line:
                     assert "-c .github/constraints.txt" in line, f"{name}: {job_name}: {line.strip()}"
                     checked += 1
-    assert checked >= 3  # the comment job, the nightly's validation and its site build
+    assert checked >= 4  # the comment job, the nightly's validation, its site build and its notify job
 
 
 ACTION = ROOT / "action.yml"

@@ -19,6 +19,7 @@ VERBS = {
     "run-pr": "Measure a pull request's base and head several times, alternated, confirm flagged regressions, print the verdict",
     "check": "Flag slowdowns, memory growth and accuracy drops (exit status 1 when there are regressions)",
     "comment": "Post the check of a pull request as one comment on it, edited on every run",
+    "notify": "Open, update and close one GitHub issue per regression range of the history check",
     "site": "Build the site of the whole benchmark history (static files for GitHub Pages)",
     "serve": "Build the site and preview it on localhost",
     "demo": "Run this repository's asv suite on its last commits here, print what it measured and the check of the newest commit",

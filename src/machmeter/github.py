@@ -1,4 +1,5 @@
-"""The GitHub REST calls of ``machmeter comment``: one sticky comment on a pull request.
+"""The GitHub REST calls of ``machmeter comment`` (one sticky comment on a pull request) and ``machmeter
+notify`` (one issue per regression range of the nightly check).
 
 Pull-request comments are issue comments (``/repos/{owner}/{repo}/issues/{number}/comments``). The
 token is sent only in the Authorization header, only to the configured API host, and never appears in
@@ -264,6 +265,22 @@ class GitHub:
         path = self._repo(f"/issues/comments/{comment_id}")
         return self._json(self.request("PATCH", path, json={"body": body}), self._where("PATCH", path), dict)
 
+    def issues(self, creator: str, state: str = "all"):
+        """The issues (never pull requests, which the listing also holds) that ``creator`` opened."""
+        for issue in self.paginate(self._repo("/issues"), {"state": state, "creator": creator}):
+            if isinstance(issue, dict) and "pull_request" not in issue:
+                yield issue
+
+    def create_issue(self, title: str, body: str) -> dict:
+        path = self._repo("/issues")
+        response = self.request("POST", path, json={"title": title, "body": body}, idempotent=False)
+        return self._json(response, self._where("POST", path), dict)
+
+    def update_issue(self, number: int, **fields) -> dict:
+        """PATCH an issue's title, body, state (and state_reason): the same answer however often it is sent."""
+        path = self._repo(f"/issues/{number}")
+        return self._json(self.request("PATCH", path, json=fields), self._where("PATCH", path), dict)
+
     def pull_request(self, number: int) -> dict:
         path = self._repo(f"/pulls/{number}")
         return self._json(self.request("GET", path), self._where("GET", path), dict)
@@ -291,23 +308,34 @@ def upsert_comment(client: GitHub, number: int, body: str, marker: str, author: 
     if not body.startswith(marker):
         raise ValueError("the body must start with the marker that finds it again")
     author = author or client.own_login()
+
+    def update(existing: dict):
+        if existing.get("body") == body:
+            return "unchanged", existing
+        if not isinstance(existing.get("id"), int):
+            raise GitHubError("GitHub listed machmeter's comment without an id")
+        return "updated", client.update_comment(existing["id"], body)
+
+    return create_once(client, lambda: find_comment(client, number, marker, author), update,
+                       lambda: client.create_comment(number, body), "the comment")
+
+
+def create_once(client: GitHub, find, update, create, what: str):
+    """``update(found)`` of what ``find()`` finds, else ``("created", create())``: created at most once
+    even when GitHub answers 5xx after storing it (it is looked for again before a second try)."""
     problem = None
     for attempt in range(1, client.attempts + 1):
-        existing = find_comment(client, number, marker, author)
+        existing = find()
         if existing is not None:
-            if existing.get("body") == body:
-                return "unchanged", existing
-            if not isinstance(existing.get("id"), int):
-                raise GitHubError("GitHub listed machmeter's comment without an id")
-            return "updated", client.update_comment(existing["id"], body)
+            return update(existing)
         try:
-            return "created", client.create_comment(number, body)
+            return "created", create()
         except _MaybeStored as error:
             # it may be stored after all: the next round looks for it before creating another
             problem = error
             if attempt < client.attempts:
                 client._sleep(client._backoff(attempt))
-    raise GitHubError(f"{problem} {client.attempts} times: the comment was not posted")
+    raise GitHubError(f"{problem} {client.attempts} times: {what} was not posted")
 
 
 def _head_sha(pull: dict) -> str | None:

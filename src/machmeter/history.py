@@ -16,8 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from machmeter.config import MachmeterConfig
-from machmeter.results import (INTERVAL_COLUMNS, NAN, BenchmarkInfo, ResultsFolder, RunRecord, read_result_file,
-                               row_intervals)
+from machmeter.results import (INTERVAL_COLUMNS, NAN, BenchmarkInfo, ResultsFolder, RunRecord, benchmark_info,
+                               read_result_file, row_intervals)
 from machmeter.series import Meaning, Series, SeriesKey, meaning_warnings, resolve_meaning, sort_series
 
 
@@ -164,7 +164,7 @@ def read_history(results_dir: str, git_order: list[str] | None, config: Machmete
 
     def meaning(benchmark: str) -> Meaning:
         if benchmark not in meanings:
-            meanings[benchmark] = resolve_meaning(benchmark, folder.benchmarks.get(benchmark), config)
+            meanings[benchmark] = resolve_meaning(benchmark, benchmark_info(folder.benchmarks, benchmark), config)
         return meanings[benchmark]
 
     series = []

@@ -38,6 +38,7 @@ class BenchmarkInfo:
     higher_is_better: bool | None
     metric_kind: str | None
     attributes: dict = field(default_factory=dict, compare=False, hash=False)
+    removed: bool = False  # not in today's benchmarks.json: a stand-in (benchmark_info)
 
     @property
     def parameter_combinations(self) -> list[dict[str, str]]:
@@ -208,6 +209,46 @@ def load_benchmarks(results_dir: str) -> dict[str, BenchmarkInfo]:
     return benchmarks
 
 
+# asv's types by the method name's prefix (asv.benchmark's name rules), with the unit asv gives each
+_TYPE_BY_PREFIX = (("timeraw_", "time", "seconds"), ("time_", "time", "seconds"), ("peakmem_", "peakmemory", "bytes"),
+                   ("mem_", "memory", "bytes"), ("track_", "track", ""))
+
+
+def benchmark_info(benchmarks: dict[str, BenchmarkInfo], name: str) -> BenchmarkInfo | None:
+    """benchmarks.json's entry of ``name``; for a benchmark no longer in it, a stand-in, kept in
+    ``benchmarks`` so that every reader (the parser, the meanings, the site) sees the same one.
+
+    asv rewrites benchmarks.json from today's suite on every run, so a benchmark removed since keeps its
+    results but loses its entry: without one its unit was the placeholder "unit" and its parameters
+    param1, param2... The stand-in says what asv's own rules do: the type and unit by the method's prefix
+    (a ``track_``'s unit: that of the method of the same name elsewhere, else none rather than a made-up
+    one), and the parameter names of the benchmark's class siblings (asv parameters are declared on the
+    class, shared by its methods)."""
+    info = benchmarks.get(name)
+    if info is not None:
+        return info
+    method = name.rsplit(".", 1)[-1]
+    kind = next(((type_, unit) for prefix, type_, unit in _TYPE_BY_PREFIX if method.startswith(prefix)), None)
+    owner = name.rsplit(".", 1)[0] + "." if "." in name else None
+    siblings = sorted((other for key, other in benchmarks.items()
+                       if owner and key.startswith(owner) and "." not in key[len(owner):] and other.param_names),
+                      key=lambda other: other.name)
+    if kind is None and not siblings:
+        return None  # nothing to go on: the defaults of machmeter.series.default_meaning
+    type_, unit = kind or ("track", "")
+    if type_ == "track":
+        # the same method elsewhere in the suite (a suite's mixin shared by classes) measures the same
+        # thing: its unit, where all of them agree
+        units = {other.unit for key, other in benchmarks.items() if key.rsplit(".", 1)[-1] == method}
+        unit = units.pop() if len(units) == 1 else unit
+    stand_in = BenchmarkInfo(name=name, type=type_, unit=unit,
+                             param_names=siblings[0].param_names if siblings else (),
+                             params=siblings[0].params if siblings else (), version=None, higher_is_better=None,
+                             metric_kind=None, attributes={}, removed=True)
+    benchmarks[name] = stand_in
+    return stand_in
+
+
 def load_machine(results_dir: str, machine: str) -> dict:
     path = os.path.join(results_dir, machine, "machine.json")
     data = _read_json(path)
@@ -375,7 +416,7 @@ def _parse_result_data(data, path: str, benchmarks: dict[str, BenchmarkInfo], ma
             raise ResultsError(path, f"benchmark {name!r}: a result row must be a list")
         row = dict(zip(columns, raw_row))  # asv drops trailing empty columns: zip stops early
         # the row's own params are the truth for that commit (an explicit [] means unparameterised)
-        info = benchmarks.get(name)
+        info = benchmark_info(benchmarks, name)
         param_values = row["params"] if "params" in row else (list(info.params) if info else [])
         _check_result_row(path, name, row, param_values)
         combinations = _combinations(info, param_values)

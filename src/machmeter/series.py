@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from machmeter.config import MachmeterConfig
 from machmeter.kinds import declared_kind, default_higher_is_better, kind_for_unit
-from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet
+from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet, benchmark_info
 from machmeter.targets import Target, declared_target
 
 
@@ -70,13 +70,13 @@ def default_meaning(info: BenchmarkInfo | None) -> tuple[str, bool, str]:
     Time and memory benchmarks are lower-is-better; a ``track_`` is judged by its unit (rates such as
     'steps/s' are higher-is-better) and otherwise keeps asv's own convention, lower is better.
     """
-    if info is None:
-        return "unit", False, "count"
+    if info is None:  # not even a name asv's rules read (results.benchmark_info): no unit to show
+        return "", False, "count"
     if info.type == "time":
         return info.unit, False, "time"
     if info.type in ("memory", "peakmemory"):
         return info.unit, False, "memory"
-    unit = info.unit or "unit"
+    unit = info.unit  # "" for a removed track_ (results.benchmark_info): no unit rather than a placeholder
     kind = kind_for_unit(unit)
     return unit, default_higher_is_better(kind), kind
 
@@ -132,7 +132,7 @@ def build_series(results: ResultSet, commit_order: list[str], config: MachmeterC
     series = []
     for key, points in by_key.items():
         if key.benchmark not in meanings:
-            meanings[key.benchmark] = resolve_meaning(key.benchmark, results.benchmarks.get(key.benchmark), config)
+            meanings[key.benchmark] = resolve_meaning(key.benchmark, benchmark_info(results.benchmarks, key.benchmark), config)
         points.sort(key=lambda p: rank[p.commit])
         series.append(Series(key, meanings[key.benchmark], [p.commit for p in points], [p.value for p in points],
                              points))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from machmeter.report.units import format_value
-from machmeter.results import ResultPoint, ResultSet
+from machmeter.results import ResultPoint, ResultSet, benchmark_info
 from machmeter.series import series_label
 
 
@@ -23,7 +23,7 @@ def measured_table(results: ResultSet, commits: list[str], machine: str | None =
         if all(p.skipped for p in points.values()):
             skipped += 1
             continue
-        info = results.benchmarks.get(benchmark)
+        info = benchmark_info(results.benchmarks, benchmark)
         unit = info.unit if info else ""
         direction = "" if info is None or info.higher_is_better is None else ("↑" if info.higher_is_better else "↓")
         cells = [format_value(points[c].value, unit) if c in points else "-" for c in commits]

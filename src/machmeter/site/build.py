@@ -362,9 +362,9 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
         pages += path.endswith(".html")
         files += 1
 
-    rows = [s for s in data.series if s.current]
+    rows = data.overview_rows()
     render("index.html", "index.html", root="", page="overview", rows=rows, spark_of=spark_of,
-           benchmark_count=len(data.benchmarks))
+           benchmark_count=len(data.benchmarks), set_aside=sum(1 for s in rows if s.set_aside))
     render("regressions.html", "regressions.html", root="", page="regressions",
            open_regressions=data.open_regressions(), improvements=data.recent_improvements())
     render("machines.html", "machines.html", root="", page="machines", machines=data.machines)
@@ -553,7 +553,7 @@ def _write_sparklines(data: SiteData, folder: str) -> dict[str, tuple[int, int]]
     """Sparklines of the overview's rows, SPARK_CHUNK rows a file; returns id -> (file, position)."""
     from machmeter.site.data import spark_values
 
-    rows = [s for s in data.series if s.current]
+    rows = data.overview_rows()  # in the page's order: the first file holds the first screen's rows
     spark_of = {}
     for chunk in range(0, len(rows), SPARK_CHUNK):
         part = rows[chunk:chunk + SPARK_CHUNK]

@@ -22,6 +22,7 @@ from machmeter.kinds import KINDS, worse_by
 from machmeter.fingerprint import GPU_FIELDS, HOST_FIELDS
 from machmeter.history import History
 from machmeter.report.units import format_value
+from machmeter.results import benchmark_info
 from machmeter.series import Series, is_measured, series_label
 from machmeter.targets import Target, target_for
 from machmeter.triage import Acknowledgement
@@ -133,6 +134,17 @@ class SiteSeries:
     def last_change(self) -> ChangeMark | None:
         return self.marks[-1] if self.marks else None
 
+    @property
+    def set_aside(self) -> str | None:
+        """Why the overview hides this series until asked (None: it is shown): "retired" when a newer
+        version of its benchmark, parameters, machine and environment exists, "no value" when none of its
+        runs on the branch measured anything (every one failed or was skipped)."""
+        if not self.current:
+            return "retired"
+        if self.latest is None:
+            return "no value"
+        return None
+
 
 @dataclass
 class BenchmarkPage:
@@ -194,6 +206,19 @@ class SiteData:
     summary: dict[str, int]
     flagged_at: dict[str, set[int]]                 # machine -> commit indices of throttled/shared runs
     exponents: list[int] = field(default_factory=list)  # per series: its values are written as n * 10**e
+
+    def overview_rows(self) -> list[SiteSeries]:
+        """The overview's rows (every series with a history on the branch), what is wrong now first: by
+        status (regressed, acknowledged, improved, steady), then the newest last change first (a series
+        that never changed after those that did), then by name; the series set aside (``set_aside``) come
+        last, for the page to hide behind its toggle."""
+        rank = {status: i for i, status in enumerate(STATUSES)}
+
+        def order(entry: SiteSeries):
+            mark = entry.last_change
+            return (entry.set_aside is not None, rank[entry.status], mark is None,
+                    -self.commits.dates[mark.at] if mark else 0, -mark.at if mark else 0, entry.index)
+        return sorted((s for s in self.series if s.history is not None), key=order)
 
     def open_regressions(self) -> list[tuple[SiteSeries, ChangeMark]]:
         """Open regressions, unacknowledged first, largest first."""
@@ -444,7 +469,7 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
                               history.machines.get(item.key.machine) or {}, config.targets, item.meaning.target), positions=array("l", [position[c] for c in item.commits]),
         )
         site_series.append(entry)
-    _mark_current(site_series)
+    _mark_current(site_series, history)
     for entry in site_series:
         if entry.current:
             statuses[entry.status] += 1
@@ -472,13 +497,15 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
                     flagged_at={m: {run.at for run in runs} for m, runs in flagged.items()})
 
 
-def _mark_current(site_series: list[SiteSeries]) -> None:
+def _mark_current(site_series: list[SiteSeries], history: History) -> None:
     """A benchmark whose code changed (asv's version) starts a new series: of the series of one
-    benchmark, parameter combination, machine and environment only the one measured last is current."""
+    benchmark, parameter combination, machine and environment only the one measured last is current.
+    A benchmark removed from the suite (no longer in benchmarks.json) has no current series."""
     newest: dict[tuple, SiteSeries] = {}
     for entry in site_series:
         entry.current = False
-        if entry.history is None:
+        info = history.benchmarks.get(entry.key.benchmark)
+        if entry.history is None or (info is not None and info.removed):
             continue
         key = entry.key
         group = (key.benchmark, key.params, key.machine, key.env_name)
@@ -503,7 +530,7 @@ def _benchmark_pages(site_series: list[SiteSeries], history: History) -> list[Be
             for param, _ in entry.key.params:
                 if param not in names:
                     names.append(param)
-        info = history.benchmarks.get(name)
+        info = benchmark_info(history.benchmarks, name)
         values: list[list[str]] = []
         for param in names:
             present = {dict(entry.key.params).get(param) for entry in members} - {None}

@@ -62,11 +62,7 @@
     return name;
   }
 
-  function ticks(low, high) {
-    const first = Math.max(0, Math.ceil(low));
-    const last = Math.min(commits.branch_length - 1, Math.floor(high));
-    if (last < first) return { tickvals: [], ticktext: [] };
-    const count = Math.min(7, last - first + 1);
+  function placeTicks(first, last, count) {
     const tickvals = [];
     for (let i = 0; i < count; i++) {
       const value = Math.round(first + (count === 1 ? 0 : (i * (last - first)) / (count - 1)));
@@ -79,10 +75,32 @@
     return { tickvals, ticktext };
   }
 
+  function ticks(low, high) {
+    const first = Math.max(0, Math.ceil(low));
+    const last = Math.min(commits.branch_length - 1, Math.floor(high));
+    if (last < first) return { tickvals: [], ticktext: [] };
+    // as many labels as fit side by side at the chart's width (about 7 px a character and a gap):
+    // labels that run into each other are read by nobody, and a phone fits two or three
+    const width = Math.max(150, box.clientWidth - 90);
+    let placed = null;
+    for (let count = Math.min(7, last - first + 1); count >= 1; count--) {
+      placed = placeTicks(first, last, count);
+      const widest = Math.max(0, ...placed.ticktext.map((text) => text.length));
+      if (placed.tickvals.length * (widest * 7 + 20) <= width) break;
+    }
+    return placed;
+  }
+
   function traces(charts, chosen) {
     const several = new Set(chosen.map((s) => s.machine)).size < chosen.length;
     const data = [];
     const shapes = [];
+    const listed = new Set();  // the legend's shared entries (failed runs, flags, shifts): once, where they have points
+    const once = (group) => {
+      if (listed.has(group)) return false;
+      listed.add(group);
+      return true;
+    };
     let low = Infinity;
     let high = -Infinity;
     charts.forEach((chart, n) => {
@@ -102,7 +120,8 @@
       data.push({
         // thousands of markers make a slow SVG: a long history is a line (hover still finds each commit)
         x, y: chart.y, type: "scatter", mode: chart.y.length > 3000 ? "lines" : "lines+markers",
-        name, legendgroup: series.id, customdata: x, line: { width: 1.5, color: colour(n) },
+        // a series whose every run here failed has no point: no legend entry to promise one
+        name, legendgroup: series.id, showlegend: chart.y.some((value) => value !== null), customdata: x, line: { width: 1.5, color: colour(n) },
         marker: { size: chart.y.length > 600 ? 3 : 5, color: colour(n) }, connectgaps: false,
         hovertext: chart.y.map((value, i) => (value === null ? "" : hoverText(x[i], value))),
         hovertemplate: "%{hovertext}<extra>%{fullData.name}</extra>", meta: { series: series.id, main: true, label },
@@ -142,7 +161,7 @@
           line: { color: STATE_COLOURS.environment, width: 2, dash: "dash" } }));
         data.push({
           x: chart.shifts.map((m) => m.at), y: chart.shifts.map(() => 0.95), yaxis: "y2", type: "scatter", mode: "markers",
-          name: "environment shift", legendgroup: "shifts", showlegend: n === 0,
+          name: "environment shift", legendgroup: "shifts", showlegend: once("shifts"),
           marker: { symbol: "square-open", size: 9, color: STATE_COLOURS.environment, line: { width: 2 } },
           hovertext: chart.shifts.map((m) => `<b>environment shift ${MM.plotlyText(MM.percent(m.change))}</b>`
             + m.evidence.map((e) => `<br>${MM.plotlyText(e)}`).join("")
@@ -152,14 +171,14 @@
       }
       if (chart.failed) {
         data.push({ x: chart.failed, y: chart.failed.map(() => 0.03), yaxis: "y2", type: "scatter", mode: "markers",
-          name: "failed runs", legendgroup: "failed", showlegend: n === 0,
+          name: "failed runs", legendgroup: "failed", showlegend: once("failed"),
           marker: { symbol: "x-thin-open", size: 8, color: "#c62828", line: { width: 2 } },
           hovertext: chart.failed.map((i) => `failed<br>${MM.plotlyText(commits.hash[i].slice(0, 8))} ${MM.plotlyText(commits.subject[i] || "")}`),
           hovertemplate: "%{hovertext}<extra>%{fullData.name}</extra>" });
       }
       if (chart.flags) {
         data.push({ x: chart.flags, y: chart.flags.map(() => 0.08), yaxis: "y2", type: "scatter", mode: "markers",
-          name: "GPU throttled or shared", legendgroup: "flags", showlegend: n === 0,
+          name: "GPU throttled or shared", legendgroup: "flags", showlegend: once("flags"),
           marker: { symbol: "diamond-open", size: 8, color: "#ef6c00", line: { width: 2 } },
           hovertext: chart.flags.map((i) => `GPU throttled or shared during this run<br>${MM.plotlyText(commits.hash[i].slice(0, 8))}`),
           hovertemplate: "%{hovertext}<extra>%{fullData.name}</extra>" });
@@ -167,11 +186,12 @@
     });
     const range = low <= high ? [low - 0.5, high + 0.5] : undefined;
     const layout = {
-      height: 460, margin: { l: 70, r: 20, t: 10, b: 60 }, hovermode: "closest", showlegend: true,
-      legend: { orientation: "h", y: -0.15 }, shapes, uirevision: chosen.map((s) => s.id).join(),
+      height: box.clientWidth < 600 ? 360 : 460, margin: { l: 70, r: 20, t: 10, b: 60 }, hovermode: "closest", showlegend: true,
+      // above the plot: below it, a wrapped legend ran into the axis title on a narrow screen
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }, shapes, uirevision: chosen.map((s) => s.id).join(),
       xaxis: { title: { text: "commit order (date of the commit)" }, range, ...ticks(range ? range[0] : 0, range ? range[1] : 0),
-        zeroline: false, showgrid: true },
-      yaxis: { title: { text: `${MM.plotlyText(page.unit)} (${direction})` }, type: logScale.checked ? "log" : "linear", zeroline: false },
+        zeroline: false, showgrid: true, automargin: true },
+      yaxis: { title: { text: page.unit ? `${MM.plotlyText(page.unit)} (${direction})` : direction }, type: logScale.checked ? "log" : "linear", zeroline: false },
       yaxis2: { overlaying: "y", range: [0, 1], visible: false, fixedrange: true },
     };
     return { data, layout };

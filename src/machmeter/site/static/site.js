@@ -110,11 +110,13 @@ const MM = (() => {
     return node;
   }
 
-  /* Search box, status and machine filters over the rows of a table (data-status, data-machine). */
+  /* Search box, status and machine filters over the rows of a table (data-status, data-machine); rows
+     set aside (data-set-aside: retired or valueless series) show only while #show-set-aside is checked. */
   function filterTable(table, onChange) {
     const search = document.getElementById("search");
     const status = document.getElementById("status-filter");
     const machine = document.getElementById("machine-filter");
+    const setAside = document.getElementById("show-set-aside");
     const shown = document.getElementById("shown");
     const none = document.getElementById("none-shown");
     let rows = [];
@@ -127,17 +129,20 @@ const MM = (() => {
       const words = (search ? search.value : "").toLowerCase().split(/\s+/).filter(Boolean);
       const wanted = status ? status.value : "";
       const where = machine ? machine.value : "";
+      const all = setAside ? setAside.checked : false;
       let count = 0;
       rows.forEach((row, i) => {
-        const visible = (!wanted || row.dataset.status === wanted) && (!where || row.dataset.machine === where)
-          && words.every((word) => texts[i].includes(word));
+        const visible = (all || !row.dataset.setAside) && (!wanted || row.dataset.status === wanted)
+          && (!where || row.dataset.machine === where) && words.every((word) => texts[i].includes(word));
         if (row.hidden === visible) row.hidden = !visible;
         count += visible;
       });
-      if (shown) shown.textContent = `${count} of ${rows.length} shown`;
+      const total = all ? rows.length : rows.filter((row) => !row.dataset.setAside).length;
+      if (shown) shown.textContent = `${count} of ${total} shown`;
       if (none) none.hidden = count > 0;
       const query = new URLSearchParams(location.search);  // keeps the page's own (compare: base, head)
-      for (const [name, value] of [["q", search ? search.value : ""], ["status", wanted], ["machine", where]]) {
+      for (const [name, value] of [["q", search ? search.value : ""], ["status", wanted], ["machine", where],
+        ["all", all ? "1" : ""]]) {
         if (value) query.set(name, value); else query.delete(name);
       }
       const text = query.toString();
@@ -149,10 +154,12 @@ const MM = (() => {
     if (search && query.get("q")) search.value = query.get("q");
     if (status && query.get("status")) status.value = query.get("status");
     if (machine && query.get("machine")) machine.value = query.get("machine");
+    if (setAside) setAside.checked = query.get("all") === "1";
     let timer = null;
     if (search) search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(apply, 80); });
     if (status) status.addEventListener("change", apply);
     if (machine) machine.addEventListener("change", apply);
+    if (setAside) setAside.addEventListener("change", apply);
     apply();
     return { apply, reindex() { index(); apply(); } };
   }
