@@ -11,7 +11,7 @@ Layout of the output (every file name is fixed or an id made by ``data.py``, nev
     data/series/<series id>.json              one chart's history: values, band, change points, flags
     data/spark/<n>.json                       sparklines of 100 overview rows
     data/rev/<hash prefix>.json               every series' value at the commits of that prefix (compare)
-    static/plotly.min.js                      plotly.js from the plotly wheel (no CDN)
+    static/plotly.min.js                      plotly.js's basic bundle, vendored (site/vendor/, no CDN)
     static/site.css  static/*.js              the site's own
 """
 
@@ -21,7 +21,6 @@ import contextlib
 import ctypes
 import datetime
 import errno
-import importlib.util
 import json
 import math
 import os
@@ -306,14 +305,17 @@ def iso_date(ms: int | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# plotly.js's "basic" bundle from npm (scatter, bar, pie: all the site draws), vendored with its licence by
+# scripts/vendor_plotly.sh: 1.2 MB (0.4 MB gzipped) where the full bundle of the plotly wheel is 4.8 MB
+# (scripts/site_load_speed.py measures both in a browser)
+PLOTLY_BUNDLE = os.path.join(_HERE, "vendor", "plotly-basic.min.js")
+
+
 def _plotly_bundle() -> str:
-    spec = importlib.util.find_spec("plotly")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = os.path.join(folder, "package_data", "plotly.min.js")
-        if os.path.isfile(path):
-            return path
-    raise MachmeterError("plotly.js not found: machmeter site ships the plotly.min.js of the plotly wheel "
-                         "(pip install plotly)")
+    if not os.path.isfile(PLOTLY_BUNDLE):
+        raise MachmeterError(f"{PLOTLY_BUNDLE}: the site's chart library is missing (a broken install: "
+                             "reinstall machmeter)")
+    return PLOTLY_BUNDLE
 
 
 def _open(path: str):
