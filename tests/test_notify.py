@@ -125,3 +125,13 @@ def test_bad_input_is_one_line(github, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("GITHUB_TOKEN")
     assert _notify(_report(tmp_path, "r", "h100", [])) == 2
     assert "GITHUB_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_a_regression_fixed_later_in_the_history_closes_its_issue(github, tmp_path):
+    slow = "suite.Md.time_step"
+    assert _notify(_report(tmp_path, "night1", "h100", [_regression(slow, {}, "h100", A, B)])) == 0
+    (issue,) = github.issues.values()
+    fixed = _regression(slow, {}, "h100", A, B)
+    fixed.still_open = False  # the check saw an improvement back to the old level after it
+    assert _notify(_report(tmp_path, "night2", "h100", [fixed])) == 0
+    assert issue["state"] == "closed"

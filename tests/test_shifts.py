@@ -129,3 +129,14 @@ def test_a_change_below_the_confidence_is_inconclusive_and_does_not_fail():
     report = check_history([series], MachmeterConfig(), [])
     assert not report.regressions and not report.failed
     assert report.inconclusive and "below the 95% required" in report.inconclusive[0].reason
+
+
+def test_a_regression_is_still_open_until_its_series_comes_back_half_way():
+    rng = np.random.default_rng(5)
+    fixed = [1.0] * 30 + [1.2] * 30 + [1.02] * 30      # regression, then fixed
+    kept = [1.0] * 30 + [1.2] * 30 + [1.15] * 30       # regression, then a smaller improvement
+    series = [Series(SeriesKey(f"suite.{name}", (), "runner", "env", None), TIME, [f"{i:040x}" for i in range(90)],
+                     [v * (1 + 0.002 * rng.standard_normal()) for v in values]) for name, values in (("fixed", fixed), ("kept", kept))]
+    report = check_history(series, MachmeterConfig(), [])
+    state = {c.benchmark: c.still_open for c in report.regressions}
+    assert state == {"suite.fixed": False, "suite.kept": True}

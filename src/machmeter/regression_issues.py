@@ -62,7 +62,9 @@ def regression_issues(reports: list[CheckReport], site_url: str | None = None) -
         if report.mode != "history":
             raise MachmeterError(f"a {report.mode} report: notify reads the report of `machmeter check --history`")
         machines.update(report.machines)
-        for change in report.regressions:
+        # a regression fixed later in the history (its series back at least half way) needs no issue:
+        # its issue is closed (still_open is None in reports of a machmeter before it was said)
+        for change in (c for c in report.regressions if c.still_open is not False):
             grouped.setdefault(_key(change.machine, change.benchmark, change.commit_range), []).append(change)
     return [_issue(key, changes, machines, site_url) for key, changes in grouped.items()]
 

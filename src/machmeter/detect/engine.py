@@ -15,7 +15,7 @@ from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noi
 from machmeter.detect.runs import adjust_p_values, prior_floor, run_evidence
 from machmeter.detect.shifts import EnvironmentShift, fold_environment_shifts
 from machmeter.targets import TargetVerdict, judge_target, target_for
-from machmeter.kinds import BY_THRESHOLD, BY_TOLERANCE, KINDS, beyond_tolerance, worse
+from machmeter.kinds import BY_THRESHOLD, BY_TOLERANCE, KINDS, beyond_tolerance, worse, worse_by
 from machmeter.series import Series, SeriesKey, is_measured, meaning_warnings, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
 
@@ -52,6 +52,9 @@ class Change:
     acknowledged: str | None = None  # the triage file's reason, when acknowledged
     # a time-like change paired with its suite's counters (machmeter.detect.explain), pull requests only
     explanation: str | None = None
+    # history mode, regressions: whether the series' level at the end of the history is still worse than
+    # before by at least half the change (None: not judged, e.g. a pull request)
+    still_open: bool | None = None
 
     @property
     def label(self) -> str:
@@ -379,11 +382,35 @@ def check_history(series_list: list[Series], config: MachmeterConfig,
         if heads is None or (series.commits and series.commits[-1] == heads.get(series.key.machine)):
             _check_head_finite(report, series)
     _fold_shifts(report, series_list, runs or {}, commit_order or [], config.confidence)
+    _mark_still_open(report, series_list)
     apply_targets(report, series_list, config, machines or {},
                   lambda s: s.commits[-1] if s.commits and (heads is None or s.commits[-1] == heads.get(s.key.machine))
                   else None)
     report.sort()
     return report
+
+
+def regression_still_open(change: Change, final: float, higher_is_better: bool) -> bool:
+    """A regression is still open unless the series' final level has come back at least half way to
+    where it was before it (the one rule: the check's report, the site's marks, the nightly's issues)."""
+    return worse_by(change.before, final, higher_is_better) >= abs(change.change) / 2
+
+
+def _mark_still_open(report: CheckReport, series_list: list[Series]) -> None:
+    by_series: dict[tuple, list[Change]] = {}
+    for change in report.regressions + report.improvements + report.acknowledged:
+        by_series.setdefault(_series_identity(change), []).append(change)
+    for series in series_list:
+        key = series.key
+        changes = by_series.get((key.benchmark, key.params, key.machine, key.env_name))
+        if not changes:
+            continue
+        position = {c: i for i, c in enumerate(series.commits)}
+        changes.sort(key=lambda c: position.get(c.commit, -1))
+        final = changes[-1].after
+        for change in changes:
+            if change.direction == REGRESSION:
+                change.still_open = regression_still_open(change, final, series.meaning.higher_is_better)
 
 
 def _fold_shifts(report: CheckReport, series_list: list[Series], runs: dict, commit_order: list[str],

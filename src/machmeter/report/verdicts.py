@@ -360,7 +360,7 @@ _CHANGE_FIELDS = {
     "acknowledged": (str, type(None)),
 }
 # added after schema_version 1 was first written: absent in older reports
-_OPTIONAL_CHANGE_FIELDS = {"explanation": (str, type(None))}
+_OPTIONAL_CHANGE_FIELDS = {"explanation": (str, type(None)), "still_open": (bool, type(None))}
 _SHIFT_FIELDS = {
     "machine": str, "env_names": list, "commit": str, "commit_range": list, "series_count": int, "series_total": int,
     "regressions": int, "improvements": int, "median_change": (int, float), "evidence": list,
@@ -379,7 +379,8 @@ def _checked(entry, fields: dict, fail, where: str) -> dict:
     for name, kind in fields.items():
         value = entry.get(name)
         # a bool is an int to isinstance: only fields declared bool accept one
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        accepts_bool = kind is bool or (isinstance(kind, tuple) and bool in kind)
+        if not isinstance(value, kind) or (isinstance(value, bool) and not accepts_bool):
             fail(f"{where}.{name} is missing or of the wrong type")
     params = entry.get("params") or {}
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 
 from machmeter.config import MachmeterConfig
 from machmeter.detect.compare import Policy
-from machmeter.detect.engine import IMPROVEMENT, REGRESSION, Change, history_reports, is_noisy, series_policy
+from machmeter.detect.engine import (IMPROVEMENT, REGRESSION, Change, history_reports, is_noisy,
+                                     regression_still_open, series_policy)
 from machmeter.detect.noise import run_to_run_noise
 from machmeter.kinds import KINDS, worse_by
 from machmeter.fingerprint import GPU_FIELDS, HOST_FIELDS
@@ -268,9 +269,9 @@ def mark_changes(changes: list[Change], position: dict[str, int], higher_is_bett
     marks = []
     final = ordered[-1].after if ordered else None
     for change in ordered:
-        still = worse_by(change.before, final, higher_is_better) if change.direction == REGRESSION else 0.0
         marks.append(ChangeMark(change, position[change.commit], position[change.commit_range[0]],
-                                open=change.direction == REGRESSION and still >= abs(change.change) / 2))
+                                open=change.direction == REGRESSION
+                                and regression_still_open(change, final, higher_is_better)))
     return marks
 
 
