@@ -81,6 +81,10 @@ def read_toml(path: str) -> dict:
             return tomllib.load(stream)
     except tomllib.TOMLDecodeError as error:
         raise MachmeterError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise MachmeterError(f"{path}: not UTF-8 text (binary?): {error.reason} at byte {error.start}") from None
+    except RecursionError:
+        raise MachmeterError(f"{path}: not valid TOML: nested too deep") from None
     except OSError as error:
         raise MachmeterError(f"{path}: cannot be read: {error.strerror}") from None
 
@@ -99,6 +103,8 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
         if kind not in KINDS:
             fail(f"thresholds: unknown kind {kind!r} (kinds: {', '.join(KIND_NAMES)})")
     overrides = []
+    if not isinstance(table.get("benchmarks", []), list):
+        fail("benchmarks must be a list of tables ([[benchmarks]])")
     for index, entry in enumerate(table.get("benchmarks", [])):
         if not isinstance(entry, dict) or not isinstance(entry.get("pattern"), str):
             fail(f"benchmarks[{index}] needs a 'pattern' string")
@@ -107,6 +113,15 @@ def _parse(table: dict, source: str, root: str) -> MachmeterConfig:
             fail(f"benchmarks[{index}]: unknown field(s) {', '.join(sorted(extra))}")
         if "kind" in entry and not (isinstance(entry["kind"], str) and entry["kind"] in KINDS):
             fail(f"benchmarks[{index}]: unknown kind {entry['kind']!r} (kinds: {', '.join(KIND_NAMES)})")
+        for key in ("threshold", "tolerance_abs", "tolerance_rel"):
+            value = entry.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 <= value < float("inf")):
+                fail(f"benchmarks[{index}]: {key} must be a non-negative number, not {value!r}")
+        if not isinstance(entry.get("higher_is_better", False), bool):
+            fail(f"benchmarks[{index}]: higher_is_better must be true or false, not {entry['higher_is_better']!r}")
+        if not isinstance(entry.get("unit", ""), str):
+            fail(f"benchmarks[{index}]: unit must be a string, not {entry['unit']!r}")
         overrides.append(BenchmarkOverride(**entry))
     ignore = table.get("ignore", [])
     if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
@@ -156,7 +171,10 @@ def load_config(root: str) -> MachmeterConfig:
         return _parse(read_toml(own), own, root)
     pyproject = os.path.join(root, "pyproject.toml")
     if os.path.isfile(pyproject):
-        table = read_toml(pyproject).get("tool", {}).get("machmeter")
+        tool = read_toml(pyproject).get("tool", {})
+        table = tool.get("machmeter") if isinstance(tool, dict) else None
         if table is not None:
+            if not isinstance(table, dict):
+                raise MachmeterError(f"{pyproject}: tool.machmeter must be a table ([tool.machmeter])")
             return _parse(table, f"{pyproject} [tool.machmeter]", root)
     return MachmeterConfig(triage_path=os.path.join(root, DEFAULT_TRIAGE_FILE))

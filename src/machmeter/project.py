@@ -34,8 +34,13 @@ def load_project(config_path: str = "asv.conf.json") -> AsvProject:
         conf = config.Config.load(config_path)
     except util.UserError as error:
         raise MachmeterError(f"{config_path}: {error}") from None
-    except ValueError as error:
-        raise MachmeterError(f"{config_path}: not a valid asv configuration: {error}") from None
+    except (ValueError, TypeError, AttributeError, RecursionError) as error:  # JSON of another shape
+        raise MachmeterError(f"{config_path}: not a valid asv configuration: {type(error).__name__}: {error}") from None
+    for key in ("project", "repo", "results_dir", "html_dir", "show_commit_url"):
+        if getattr(conf, key, None) is not None and not isinstance(getattr(conf, key), str):
+            raise MachmeterError(f"{config_path}: {key} must be a string, not {type(getattr(conf, key)).__name__}")
+    if not isinstance(conf.branches, list):
+        raise MachmeterError(f"{config_path}: branches must be a list of names")
     root = os.path.dirname(config_path)
 
     def absolute(path):

@@ -90,6 +90,7 @@ class ResultSet:
 MAX_JSON_FILE_BYTES = 256 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 MAX_PARAMETER_COMBINATIONS = 100_000
+DATE_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_000)  # the years 1 to 9999, what a date can name
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
@@ -130,6 +131,8 @@ def _read_json(path: str):
         raise ResultsError(path, f"not valid JSON (truncated or corrupt?): {error.msg} at line {error.lineno}") from None
     except UnicodeDecodeError as error:
         raise ResultsError(path, f"not UTF-8 text (binary?): {error.reason} at byte {error.start}") from None
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
+        raise ResultsError(path, f"not valid JSON: {error}") from None
     except RecursionError:  # the depth check counts brackets; this is the backstop should it ever miss
         raise ResultsError(path, "nested too deep (not an asv file)") from None
 
@@ -150,6 +153,12 @@ def _check_benchmark_entry(path: str, name: str, entry: dict) -> None:
     for key in ("regression_threshold", "tolerance_abs", "tolerance_rel", "target_min", "target_max"):
         if entry.get(key) is not None and not _is_number(entry[key]):
             raise ResultsError(path, f"benchmark {name!r}: {key} must be a number, not {type(entry[key]).__name__}")
+    low, high = entry.get("target_min"), entry.get("target_max")
+    for key, bound in (("target_min", low), ("target_max", high)):
+        if bound is not None and not math.isfinite(bound):
+            raise ResultsError(path, f"benchmark {name!r}: {key} must be a finite number, not {bound!r}")
+    if low is not None and high is not None and low > high:
+        raise ResultsError(path, f"benchmark {name!r}: target_min {low:g} is above target_max {high:g}")
     params, param_names = entry.get("params", []), entry.get("param_names", [])
     if not (isinstance(params, list) and all(_is_string_list(v) for v in params)
             and _is_string_list(param_names) and len(param_names) == len(params)):
@@ -179,6 +188,8 @@ def _check_result_row(path: str, name: str, row: dict, param_values: list) -> No
         if isinstance(column, list) and not all(v is None or _is_number(v) for v in column):
             raise ResultsError(path, f"benchmark {name!r}: {key} must hold numbers")
     samples = row.get("samples")
+    if row.get("version") is not None and not isinstance(row["version"], str):
+        raise ResultsError(path, f"benchmark {name!r}: version must be a string, not {type(row['version']).__name__}")
     if isinstance(samples, list) and not all(
             each is None or (isinstance(each, list) and all(_is_number(v) for v in each)) for each in samples):
         raise ResultsError(path, f"benchmark {name!r}: samples must be one flat list of numbers per combination")
@@ -372,7 +383,7 @@ class RunRecord:
 def read_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None = None) -> ResultFile:
     try:
         return _read_result_file(path, benchmarks, machine)
-    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError) as error:
         # a file of the right JSON but the wrong shape: name it, never a traceback
         raise ResultsError(path, f"not an asv result file of format {RESULT_FORMAT_VERSION} "
                                  f"({type(error).__name__}: {error})") from None
@@ -407,6 +418,8 @@ def _parse_result_data(data, path: str, benchmarks: dict[str, BenchmarkInfo], ma
         raise ResultsError(path, f"env_name must be a string, not {type(data['env_name']).__name__}")
     if data.get("date") is not None and not _is_number(data["date"]):
         raise ResultsError(path, f"date must be a number, not {type(data['date']).__name__}")
+    if data.get("date") is not None and not (DATE_RANGE_MS[0] <= data["date"] <= DATE_RANGE_MS[1]):
+        raise ResultsError(path, f"date must be milliseconds since the epoch, not {data['date']!r}")
     if isinstance(data.get("params"), dict) and not all(
             v is None or isinstance(v, str) or _is_number(v) for v in data["params"].values()):
         raise ResultsError(path, "params (the machine's fingerprint) must map names to strings")
@@ -517,7 +530,7 @@ def read_run_archive(result_path: str, benchmarks: dict[str, BenchmarkInfo],
                 raise ResultsError(archive, f"run {number} is not valid JSON: {error.msg}") from None
             try:
                 runs.append(_parse_result_data(data, f"{archive} (run {number})", benchmarks, machine))
-            except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError) as error:
                 raise ResultsError(archive, f"run {number} is not an asv result ({type(error).__name__}: {error})") from None
     return runs
 

@@ -45,13 +45,19 @@ def load_triage(path: str | None) -> list[Acknowledgement]:
     if not path or not os.path.isfile(path):
         return []
     entries = read_toml(path).get("acknowledged", [])
+    if not isinstance(entries, list):
+        raise MachmeterError(f"{path}: acknowledged must be a list of tables ([[acknowledged]])")
     acknowledgements = []
     for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise MachmeterError(f"{path}: acknowledged[{index}] must be a table, not {type(entry).__name__}")
         missing = [key for key in ("benchmark", "commit", "reason") if not isinstance(entry.get(key), str)]
         if missing:
             raise MachmeterError(f"{path}: acknowledged[{index}] needs {', '.join(missing)}")
         if len(entry["commit"]) < 7:
             raise MachmeterError(f"{path}: acknowledged[{index}]: commit {entry['commit']!r} is shorter than 7 characters")
+        if not isinstance(entry.get("machine", ""), str):
+            raise MachmeterError(f"{path}: acknowledged[{index}]: machine must be a string")
         params = entry.get("params", {})
         if not isinstance(params, dict):
             raise MachmeterError(f"{path}: acknowledged[{index}]: params must be a table")

@@ -425,6 +425,8 @@ def report_from_json(text: str, source: str) -> CheckReport:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         fail(f"not valid JSON: {error.msg} at line {error.lineno}")
+    except (ValueError, RecursionError) as error:  # too many digits, too deep
+        fail(f"not valid JSON: {type(error).__name__}")
     if not isinstance(data, dict) or data.get("mode") not in ("revisions", "history"):
         fail("not a machmeter check report (expected the JSON of `machmeter check --format json`)")
     version = data.get("schema_version")
