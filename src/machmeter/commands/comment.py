@@ -17,6 +17,17 @@ from machmeter.errors import MachmeterError
 _REPORT_LIMIT = 64 * 2**20  # a check report is kilobytes; an artifact is untrusted, so cap what is read
 
 
+def add_github_arguments(parser, owned: str) -> None:
+    """--repo, --api-url and --author, shared by the verbs that write to GitHub (comment, notify);
+    ``owned`` names what they edit ("a comment", "issues")."""
+    parser.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
+    parser.add_argument("--api-url", metavar="URL",
+                        help="GitHub REST API (default: $GITHUB_API_URL, else https://api.github.com)")
+    parser.add_argument("--author", metavar="LOGIN",
+                        help=f"only {owned} by this account is machmeter's (default: the token's own account, "
+                             "from GET /user; github-actions[bot] for an Actions token)")
+
+
 def add_arguments(parser):
     from machmeter.commands.check import add_site_url_argument
 
@@ -30,14 +41,9 @@ def add_arguments(parser):
     add_site_url_argument(parser)
     parser.add_argument("--details-url", metavar="URL",
                         help="where the full report is (e.g. the workflow run), linked when the comment is shortened")
-    parser.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
     parser.add_argument("--pr", type=int, metavar="N",
                         help="pull request number (default: from the GitHub Actions event)")
-    parser.add_argument("--api-url", metavar="URL",
-                        help="GitHub REST API (default: $GITHUB_API_URL, else https://api.github.com)")
-    parser.add_argument("--author", metavar="LOGIN",
-                        help="only a comment by this account is machmeter's (default: the token's own account, "
-                             "from GET /user; github-actions[bot] for an Actions token)")
+    add_github_arguments(parser, "a comment")
     parser.add_argument("--expect-head", metavar="SHA",
                         help="refuse a report whose head commit is not this one")
     parser.add_argument("--dry-run", action="store_true", help="print the comment instead of posting it")

@@ -16,18 +16,14 @@ from machmeter.errors import MachmeterError
 
 def add_arguments(parser):
     from machmeter.commands.check import add_site_url_argument
+    from machmeter.commands.comment import add_github_arguments
 
     parser.add_argument("--report", metavar="FILE", action="append", required=True,
                         help="the JSON of `machmeter check --history --format json` (repeatable: one per machine; "
                              "only the given machines' issues are closed)")
     parser.add_argument("--config", default="asv.conf.json", help="asv configuration (default: ./asv.conf.json)")
     add_site_url_argument(parser)
-    parser.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
-    parser.add_argument("--api-url", metavar="URL",
-                        help="GitHub REST API (default: $GITHUB_API_URL, else https://api.github.com)")
-    parser.add_argument("--author", metavar="LOGIN",
-                        help="only issues opened by this account are machmeter's (default: the token's own "
-                             "account, from GET /user; github-actions[bot] for an Actions token)")
+    add_github_arguments(parser, "issues opened")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what it would do (against GitHub's issues when GITHUB_TOKEN is set) and do nothing")
 
