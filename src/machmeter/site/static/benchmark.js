@@ -12,6 +12,7 @@
   const logScale = document.getElementById("log-scale");
   const showBand = document.getElementById("show-band");
   const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
+  const MARKERS_UP_TO = 500;
   const STATE_COLOURS = { regression: "#c62828", improvement: "#2e7d32", acknowledged: "#8d6e63", environment: "#6a1b9a" };
   const direction = page.higher_is_better ? "higher is better" : "lower is better";
   let commits = null;
@@ -118,11 +119,12 @@
           name: chart.band === "ci_99" ? "CI 99%" : "IQR" });
       }
       data.push({
-        // thousands of markers make a slow SVG: a long history is a line (hover still finds each commit)
-        x, y: chart.y, type: "scatter", mode: chart.y.length > 3000 ? "lines" : "lines+markers",
+        // every marker is an SVG node: past a few hundred commits they cost more to draw than they show,
+        // so a long history is a line (hover still finds each commit)
+        x, y: chart.y, type: "scatter", mode: chart.y.length > MARKERS_UP_TO ? "lines" : "lines+markers",
         // a series whose every run here failed has no point: no legend entry to promise one
         name, legendgroup: series.id, showlegend: chart.y.some((value) => value !== null), customdata: x, line: { width: 1.5, color: colour(n) },
-        marker: { size: chart.y.length > 600 ? 3 : 5, color: colour(n) }, connectgaps: false,
+        marker: { size: chart.y.length > 200 ? 3 : 5, color: colour(n) }, connectgaps: false,
         hovertext: chart.y.map((value, i) => (value === null ? "" : hoverText(x[i], value))),
         hovertemplate: "%{hovertext}<extra>%{fullData.name}</extra>", meta: { series: series.id, main: true, label },
       });
