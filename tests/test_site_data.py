@@ -313,21 +313,6 @@ def test_command_line_errors_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "html").exists()
 
 
-def test_preview_server_serves_the_folder(tmp_path):
-    import urllib.request
-
-    from machmeter.site.serve import start_server
-
-    (tmp_path / "index.html").write_text("hello")
-    server = start_server(str(tmp_path))
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}/index.html") as response:
-            assert response.read() == b"hello"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_runs_on_a_throttled_or_shared_gpu_are_listed_and_marked(tmp_path):
     from machmeter.suites.run_state import GpuRunStateSuite
     from machmeter.site.data import OTHER_PROCESSES, RUN_STATE_DETAILS, THROTTLED
