@@ -363,8 +363,13 @@ def apply_targets(report: CheckReport, series_list: list[Series], config: Machme
 def split_by_confidence(points: list, confidence: float) -> tuple[list, list]:
     """(reported, inconclusive): the change points at or above ``confidence`` (config.confidence) and those
     below it, which are shown as inconclusive and never fail."""
-    reported = [p for p in points if p.confidence >= confidence]
-    return reported, [p for p in points if p.confidence < confidence]
+    reported = [p for p in points if meets_confidence(p, confidence)]
+    return reported, [p for p in points if not meets_confidence(p, confidence)]
+
+
+def meets_confidence(point, confidence: float) -> bool:
+    """Whether a history change point is sure enough to be reported (else it is inconclusive)."""
+    return point.confidence >= confidence
 
 
 def check_history(series_list: list[Series], config: MachmeterConfig,
@@ -377,15 +382,20 @@ def check_history(series_list: list[Series], config: MachmeterConfig,
     folded into environment shifts (:mod:`machmeter.detect.shifts`)."""
     report = CheckReport(mode="history")
     heads = _machine_heads(series_list, commit_order)
+
+    def head_of(series: Series) -> str | None:
+        """The series' last commit when it is its machine's newest (a series that ended long ago has no head)."""
+        if series.commits and (heads is None or series.commits[-1] == heads.get(series.key.machine)):
+            return series.commits[-1]
+        return None
+
     for series, points in zip(series_list, history_change_points(series_list, config)):
         _add_history_changes(report, series, points, acknowledgements, config.confidence)
-        if heads is None or (series.commits and series.commits[-1] == heads.get(series.key.machine)):
+        if head_of(series) is not None:
             _check_head_finite(report, series)
     _fold_shifts(report, series_list, runs or {}, commit_order or [], config.confidence)
     _mark_still_open(report, series_list)
-    apply_targets(report, series_list, config, machines or {},
-                  lambda s: s.commits[-1] if s.commits and (heads is None or s.commits[-1] == heads.get(s.key.machine))
-                  else None)
+    apply_targets(report, series_list, config, machines or {}, head_of)
     report.sort()
     return report
 
@@ -495,7 +505,7 @@ def _add_history_changes(report: CheckReport, series: Series, points: list | Non
             kind=meaning.kind, unit=meaning.unit,
             higher_is_better=meaning.higher_is_better, confidence=point.confidence, method="change-point",
         )
-        if point.confidence < confidence:
+        if not meets_confidence(point, confidence):
             change.reason = f"confidence {point.confidence:.2f}, below the {confidence:.0%} required; inconclusive"
             report.inconclusive.append(change)
             continue

@@ -105,7 +105,7 @@ def _usual_gaps(runs: dict, commit_order: list[str]) -> dict[tuple[str, str], fl
 
 
 def _counterparts(group: list, by_benchmark: dict, moved: set, machine: str, env_names: set,
-                  before: str, after: str) -> tuple[list, list]:
+                  before: str, after: str, positions_of) -> tuple[list, list]:
     """(measured, moved) counterparts of a group: the same benchmark and params in another environment of
     the machine or on another machine, measured at both commits; moved = with a change at ``after``."""
     measured, moving = [], []
@@ -114,7 +114,7 @@ def _counterparts(group: list, by_benchmark: dict, moved: set, machine: str, env
             key = series.key
             if key.machine == machine and key.env_name in env_names:
                 continue
-            positions = {c: i for i, c in enumerate(series.commits)}
+            positions = positions_of(series)
             if before not in positions or after not in positions:
                 continue
             values = series.values
@@ -146,13 +146,20 @@ def fold_environment_shifts(changes: list, series_list: list, runs: dict, commit
     for change in changes:
         groups[(change.machine, change.commit)].append(change)
     usual_gaps = _usual_gaps(runs, commit_order) if runs else {}
+    positions: dict[int, dict[str, int]] = {}  # a series' commit -> index, built once per series
+
+    def positions_of(series) -> dict[str, int]:
+        if id(series) not in positions:
+            positions[id(series)] = {c: i for i, c in enumerate(series.commits)}
+        return positions[id(series)]
 
     kept, shifts = [], []
     for (machine, commit), group in groups.items():
         before = statistics.mode(c.commit_range[0] for c in group)
         env_names = sorted({c.env_name for c in group})
         shared = len(group) >= max(SHARED_MIN_SERIES, SHARED_FRACTION * series_per_machine[machine])
-        measured, moving = _counterparts(group, by_benchmark, moved, machine, set(env_names), before, commit)
+        measured, moving = _counterparts(group, by_benchmark, moved, machine, set(env_names), before, commit,
+                                         positions_of)
         if len(measured) >= COUNTERPART_MIN and len(moving) >= COUNTERPART_MOVED * len(measured):
             kept += group  # the same change elsewhere: the code's
             continue
