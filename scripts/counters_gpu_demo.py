@@ -79,11 +79,20 @@ def _spread(values) -> str:
     return f"{min(values):.4g}..{max(values):.4g} (±{spread / 2:.2f}%)"
 
 
-def main() -> None:
-    for name in ("lj", "esm"):
+def main(argv=None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--processes", type=int, default=PROCESSES, help="separate processes of each workload")
+    parser.add_argument("--slowed-processes", type=int, default=3, help="separate processes of each slowed copy")
+    parser.add_argument("--workloads", default="lj,esm", help="comma-separated: lj, esm")
+    args = parser.parse_args(argv)
+    for name in args.workloads.split(","):
         for slowed in (False, True):
             runs = []
-            for _ in range(PROCESSES if not slowed else 3):
+            if not (args.slowed_processes if slowed else args.processes):
+                continue
+            for _ in range(args.slowed_processes if slowed else args.processes):
                 out = subprocess.run([sys.executable, __file__, "--child", name, str(int(slowed))],
                                      capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
                 runs.append(json.loads(out))

@@ -77,7 +77,17 @@ def git(repo: str, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
 
-def make_repository(work: str, sizes: list[float], gpu_sleeps: list[float], aa: int) -> dict[str, str]:
+SMALL_SUITE = '''
+
+# --- injected by scripts/pr_calibration.py --small: one combination, short trajectories (an asv run of
+# this file costs under a minute instead of two on an H200: a device call is 10 minutes)
+LennardJonesArgon.params = ([64], ["auto"], ["float32"])
+LennardJonesArgon.long_trajectory_steps = 200
+'''
+
+
+def make_repository(work: str, sizes: list[float], gpu_sleeps: list[float], aa: int,
+                    small: bool = False) -> dict[str, str]:
     """The scratch repository: base, ``aa`` identical commits, one slowed commit per size. Returns
     {label: full hash}."""
     repo = os.path.join(work, "repo")
@@ -94,6 +104,9 @@ def make_repository(work: str, sizes: list[float], gpu_sleeps: list[float], aa: 
                                                                                                      "[[tool.machmeter"))]
     with open(os.path.join(repo, "pyproject.toml"), "w") as stream:
         stream.write("".join(kept))
+    if small:
+        with open(os.path.join(repo, "benchmarks", "md_lennard_jones.py"), "a") as stream:
+            stream.write(SMALL_SUITE)
     with open(os.path.join(repo, ".gitignore"), "w") as stream:
         stream.write(".asv/\n")
     git(repo, "init", "-q", "-b", "main")
@@ -156,7 +169,7 @@ def judge(repo: str, env: dict, base: str, head: str, args, old_src: str) -> dic
     if old.returncode not in (0, 1):
         raise SystemExit(f"old check failed ({old.returncode}): {old.stderr.strip()[-2000:]}")
     old_report = json.loads(old.stdout)
-    return {"new": new_report, "old": old_report, "seconds": seconds, "rounds": round_seconds}
+    return {"new": new_report, "old": old_report, "seconds": seconds, "rounds": round_seconds, "cost": cost}
 
 
 def moved_series(repo: str, machine: str, base: str, head: str, size: float) -> tuple[int, int]:
@@ -193,18 +206,22 @@ def main(argv=None) -> int:
     parser.add_argument("--confirm-rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="asv --quick (one sample per benchmark and run)")
     parser.add_argument("--old-src", help=f"src of the old machmeter (default: a worktree of {OLD_COMMIT})")
+    parser.add_argument("--small", action="store_true",
+                        help="md_lennard_jones on one combination (64 atoms, float32) with shorter trajectories")
     parser.add_argument("--keep", help="keep the scratch repository here")
     args = parser.parse_args(argv)
     sizes = [float(s) for s in args.sizes.split(",") if s] if not args.gpu_sleep_us else []
     sleeps = [float(s) for s in args.gpu_sleep_us.split(",") if s]
 
     work = args.keep or tempfile.mkdtemp(prefix="machmeter-calibration-")
-    old_src = args.old_src
+    # absolute: the old machmeter runs with the scratch repository as its working directory, where a
+    # relative PYTHONPATH names nothing and the installed (new) machmeter would judge both columns
+    old_src = os.path.abspath(args.old_src) if args.old_src else None
     if old_src is None:
         old_tree = os.path.join(work, "old")
         subprocess.run(["git", "-C", ROOT, "worktree", "add", "-q", "--detach", old_tree, OLD_COMMIT], check=True)
         old_src = os.path.join(old_tree, "src")
-    commits = make_repository(work, sizes, sleeps, args.aa)
+    commits = make_repository(work, sizes, sleeps, args.aa, args.small)
     repo = os.path.join(work, "repo")
     env = {**os.environ, "HOME": os.path.join(work, "home"), "PYTHONUNBUFFERED": "1"}
     os.makedirs(env["HOME"], exist_ok=True)
@@ -220,7 +237,7 @@ def main(argv=None) -> int:
         if label == "base":
             continue
         outcome = judge(repo, env, commits["base"], head, args, old_src)
-        row = {"label": label, "seconds": outcome["seconds"], "rounds": outcome["rounds"]}
+        row = {"label": label, "seconds": outcome["seconds"], "rounds": outcome["rounds"], "cost": outcome["cost"]}
         for name in ("old", "new"):
             report = outcome[name]
             row[name] = {"series": report["summary"]["series_checked"],
@@ -229,6 +246,8 @@ def main(argv=None) -> int:
                                              if c["kind"] == "time"}),
                          "regressions": len(report["regressions"]),
                          "time_regressions": len(_time_series(report, "regressions")),
+                         # the noise-free counters (kernels, syncs, copies, aten ops per call): exact
+                         "count_regressions": len([c for c in report["regressions"] if c["kind"] == "count"]),
                          "inconclusive": len(report.get("inconclusive", []))}
         if label.startswith(("slow", "sleep")):
             size = float(label.split("-")[1].rstrip("%us")) / (100 if label.startswith("slow") else 1)
@@ -238,13 +257,14 @@ def main(argv=None) -> int:
 
     print("\nverdicts (old: one run a side, pooled samples; new: run-pr, runs alternated and confirmed)")
     print(f"{'head':>12} {'series':>7} {'old FAIL':>9} {'old regr':>9} {'new FAIL':>9} {'new regr':>9} "
-          f"{'new inconcl':>11} {'time moved':>11} {'PR job s':>9} {'1 run/side s':>13}")
+          f"{'new inconcl':>11} {'new time':>9} {'new count':>9} {'time moved':>11} {'PR job s':>9} {'1 run/side s':>13}")
     for row in rows:
         one_round = statistics.median(row["rounds"]) if row["rounds"] else float("nan")
         moved = f"{row['moved'][0]}/{row['moved'][1]}" if "moved" in row else ""
         print(f"{row['label']:>12} {row['new']['series']:>7} {'FAIL' if row['old']['regressions'] else 'ok':>9} "
               f"{row['old']['regressions']:>9} {'FAIL' if row['new']['regressions'] else 'ok':>9} "
-              f"{row['new']['regressions']:>9} {row['new']['inconclusive']:>11} {moved:>11} "
+              f"{row['new']['regressions']:>9} {row['new']['inconclusive']:>11} {row['new']['time_regressions']:>9} "
+              f"{row['new']['count_regressions']:>9} {moved:>11} "
               f"{row['seconds']:>9.0f} {2 * one_round:>13.0f}")
     aa = [r for r in rows if r["label"].startswith("same")]
     if aa:

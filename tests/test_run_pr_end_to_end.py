@@ -38,16 +38,19 @@ def _state():
 
 
 class Model:
+    # parameterized: asv matches --bench patterns against "name(param)" (the confirmation rounds' selection)
+    params = [1]
+    param_names = ["scale"]
     rounds = 1
     repeat = 7
     number = 1
     warmup_time = 0
 
-    def setup(self):
+    def setup(self, scale):
         self.level = _state()
 
-    def time_step(self):
-        time.sleep(tinyproj.STEP_SECONDS * self.level)
+    def time_step(self, scale):
+        time.sleep(tinyproj.STEP_SECONDS * self.level * scale)
 '''
 
 
@@ -101,8 +104,10 @@ def test_a_real_slowdown_fails_after_confirmation(project):
     assert step["benchmark"] == "bench_model.Model.time_step" and step["method"] == "runs-t"
     assert step["change"] > 0.4 and step["confidence"] >= 0.95
     assert "confirmation of 1 flagged benchmark(s): 2 asv runs" in out.stderr
-    # the base's archive holds the first test's three runs, this test's two and the confirmation's one
+    # the head's archive holds this test's two runs and the confirmation's one (the base's also the first
+    # test's three): a confirmation that selected nothing would archive nothing
     assert _runs_archived(project, project["slow"]) == 3
+    assert _runs_archived(project, project["base"]) == 6
 
 
 def test_check_reads_the_archived_runs(project):
@@ -115,3 +120,22 @@ def test_check_reads_the_archived_runs(project):
     report = json.loads(out.stdout)
     assert report["regressions"] == []
     assert git(project["repo"], "rev-parse", "HEAD") == project["slow"]
+
+
+def test_the_confirmation_pattern_selects_each_combination_of_its_benchmark_and_no_other():
+    from asv.benchmarks import Benchmarks
+
+    from machmeter.pull_request_runs import asv_bench_regex
+
+    class Conf:
+        benchmark_dir = "benchmarks"
+
+    def benchmark(name, params):
+        return {"name": name, "params": params, "param_names": ["n"] * len(params)}
+
+    found = [benchmark("suite.MD.time_step", [["64", "512"], ["'float32'"]]),
+             benchmark("suite.MD.time_step_latency", [["64"]]), benchmark("suite.plain", [])]
+    selected = Benchmarks(Conf(), found, regex=[asv_bench_regex("suite.MD.time_step")])
+    assert list(selected) == ["suite.MD.time_step"]
+    assert selected.benchmark_selection["suite.MD.time_step"] == [0, 1]
+    assert list(Benchmarks(Conf(), found, regex=[asv_bench_regex("suite.plain")])) == ["suite.plain"]
