@@ -89,10 +89,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     for name in args.workloads.split(","):
         for slowed in (False, True):
-            runs = []
-            if not (args.slowed_processes if slowed else args.processes):
+            processes = args.slowed_processes if slowed else args.processes
+            if not processes:
                 continue
-            for _ in range(args.slowed_processes if slowed else args.processes):
+            runs = []
+            for _ in range(processes):
                 out = subprocess.run([sys.executable, __file__, "--child", name, str(int(slowed))],
                                      capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
                 runs.append(json.loads(out))

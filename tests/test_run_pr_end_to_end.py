@@ -125,7 +125,7 @@ def test_check_reads_the_archived_runs(project):
 def test_the_confirmation_pattern_selects_each_combination_of_its_benchmark_and_no_other():
     from asv.benchmarks import Benchmarks
 
-    from machmeter.pull_request_runs import asv_bench_regex
+    from machmeter.asv_run import bench_pattern
 
     class Conf:
         benchmark_dir = "benchmarks"
@@ -135,7 +135,7 @@ def test_the_confirmation_pattern_selects_each_combination_of_its_benchmark_and_
 
     found = [benchmark("suite.MD.time_step", [["64", "512"], ["'float32'"]]),
              benchmark("suite.MD.time_step_latency", [["64"]]), benchmark("suite.plain", [])]
-    selected = Benchmarks(Conf(), found, regex=[asv_bench_regex("suite.MD.time_step")])
+    selected = Benchmarks(Conf(), found, regex=[bench_pattern("suite.MD.time_step")])
     assert list(selected) == ["suite.MD.time_step"]
     assert selected.benchmark_selection["suite.MD.time_step"] == [0, 1]
-    assert list(Benchmarks(Conf(), found, regex=[asv_bench_regex("suite.plain")])) == ["suite.plain"]
+    assert list(Benchmarks(Conf(), found, regex=[bench_pattern("suite.plain")])) == ["suite.plain"]

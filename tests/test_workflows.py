@@ -3,12 +3,14 @@ holding the security invariants of docs/ci.md (read from the YAML, so an edit th
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import pytest
 import yaml
@@ -313,3 +315,26 @@ def test_the_composite_action_checks_comments_only_when_asked_and_fails_as_check
     assert "inputs.comment == 'true'" in comment["if"] and "--report" in comment["run"]
     assert steps[-1]["run"].strip() == 'exit "$STATUS"'
     assert (ROOT / "docs" / "ci.md").read_text().count("action.yml") >= 1
+
+
+def test_the_bisect_targets_every_parameter_combination_of_the_flagged_benchmark(tmp_path):
+    """The nightly's own snippet, run on a check report: asv find must select the flagged benchmark's
+    combinations (asv matches ``name(params)``) and not a benchmark whose name merely starts alike."""
+    from asv.benchmarks import Benchmarks
+
+    (bisect,) = [s for s in _steps(_load(NIGHTLY)["jobs"]["benchmark"]) if "asv find" in s.get("run", "")]
+    snippet = re.search(r"<<'PY'\n(.*?)\n\s*PY\n", bisect["run"], re.S).group(1)
+    (tmp_path / "bisect").mkdir()
+    (tmp_path / "bisect" / "check.json").write_text(json.dumps({"regressions": [
+        {"benchmark": "md.MD.time_step", "commit_range": ["aaaa", "bbbb"], "higher_is_better": False}]}))
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(snippet)], cwd=tmp_path, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out[0] == "aaaa..bbbb" and out[2] == "rise"
+
+    class Conf:
+        benchmark_dir = "benchmarks"
+
+    found = [{"name": "md.MD.time_step", "params": [["64", "512"]], "param_names": ["n"]},
+             {"name": "md.MD.time_step_latency", "params": [["64"]], "param_names": ["n"]}]
+    selected = Benchmarks(Conf(), found, regex=[out[1]])
+    assert list(selected) == ["md.MD.time_step"] and selected.benchmark_selection["md.MD.time_step"] == [0, 1]

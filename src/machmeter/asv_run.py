@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
+
+
+def bench_pattern(name: str) -> str:
+    """An ``asv run --bench`` / ``asv find`` pattern selecting the benchmark ``name`` and nothing else.
+    asv matches a parameterized benchmark's pattern against ``name(param, ...)``, one combination at a
+    time, so ``^name$`` alone would select none of its combinations."""
+    return rf"^{re.escape(name)}(\(.*\))?$"
 
 
 def cuda_available() -> bool:

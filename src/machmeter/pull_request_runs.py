@@ -16,11 +16,11 @@ what survives fails the job. Its cost is reported.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
 
+from machmeter.asv_run import bench_pattern
 from machmeter.errors import MachmeterError
 
 
@@ -87,13 +87,6 @@ def measure_round(project, machine: str, commit: str, number: int, bench, quick:
     return RoundLog(commit, number, seconds, status, None)
 
 
-def asv_bench_regex(name: str) -> str:
-    """An ``asv run --bench`` pattern selecting the benchmark ``name`` and nothing else. asv matches a
-    parameterized benchmark's pattern against ``name(param, ...)``, one combination at a time, so
-    ``^name$`` alone would select none of its combinations."""
-    return rf"^{re.escape(name)}(\(.*\))?$"
-
-
 def alternated(base: str, head: str, rounds: int) -> list[tuple[int, str]]:
     order = []
     for number in range(1, rounds + 1):
@@ -122,7 +115,7 @@ def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 
     flagged = sorted({change.benchmark for change in report.regressions})
     if flagged and confirm_rounds:
         log.confirmed = flagged
-        only = [asv_bench_regex(name) for name in flagged]
+        only = [bench_pattern(name) for name in flagged]
         for number, commit in alternated(head, base, confirm_rounds):  # the head first: it ran last
             entry = measure_round(project, machine, commit, rounds + number, only, quick, extra, run_asv)
             entry.benchmarks = flagged
