@@ -291,3 +291,44 @@ def test_a_forged_or_broken_report_is_a_one_line_error_naming_the_file(text, pro
         report_from_json(text, "artifact/verdicts.json")
     message = str(error.value)
     assert message.startswith("artifact/verdicts.json: ") and problem in message and "\n" not in message
+
+
+def _traced_report() -> CheckReport:
+    report = known_report()
+    regression = report.regressions[0]
+    regression.traces = {"base": ".asv/results/h100-runner/traces/aaaa1111/md.LJ_n_atoms=4096.trace.json",
+                         "head": ".asv/results/h100-runner/traces/bbbb2222/md.LJ_n_atoms=4096.trace.json"}
+    return report
+
+
+def test_traces_are_listed_once_per_suite_in_text_and_markdown_and_read_back():
+    from machmeter.report.verdicts import to_text
+
+    report = _traced_report()
+    # a second series of the same suite, parameters and machine shares the window's trace: one line
+    twin = next((c for c in report.improvements if c.benchmark.rpartition(".")[0] == "md.LJ"
+                 and c.params == report.regressions[0].params and c.machine == report.regressions[0].machine), None)
+    if twin is not None:
+        twin.traces = dict(report.regressions[0].traces)
+    body = to_markdown(report, details_url="https://github.com/o/r/actions/runs/1")
+    lines = body.splitlines()
+    start = lines.index("### Profiler traces")
+    listed = [line for line in lines[start:] if line.startswith("- ")]
+    assert "in [the benchmark run](https://github.com/o/r/actions/runs/1)'s artifact" in lines[start + 2]
+    assert listed[0] == ("- md.LJ (n_atoms=4096, device='cuda') on h100-runner (NVIDIA H100 80GB HBM3): base "
+                         ".asv/results/h100-runner/traces/aaaa1111/md.LJ_n_atoms=4096.trace.json, head "
+                         ".asv/results/h100-runner/traces/bbbb2222/md.LJ_n_atoms=4096.trace.json")
+    assert sum("md.LJ (n_atoms=4096" in line for line in listed) == 1
+    assert "Profiler traces (Chrome trace JSON" in to_text(report)
+    again = report_from_json(to_json(report), "verdicts.json")
+    assert again.regressions[0].traces == report.regressions[0].traces
+    assert to_markdown(again, details_url="https://github.com/o/r/actions/runs/1") == body
+    assert "Profiler traces" not in to_markdown(known_report())
+
+
+@pytest.mark.parametrize("traces", [{"elsewhere": "x.json"}, {"base": ""}, {"head": 3}, ["x.json"]])
+def test_a_report_with_bad_traces_is_refused(traces):
+    data = json.loads(to_json(_traced_report()))
+    data["regressions"][0]["traces"] = traces
+    with pytest.raises(MachmeterError, match="regressions\\[0\\].traces"):
+        report_from_json(json.dumps(data), "bad.json")

@@ -115,3 +115,12 @@ def test_the_schema_ships_in_the_wheel():
     directory, name = os.path.split(SCHEMA_RESOURCE)
     assert any(pattern in (SCHEMA_RESOURCE, f"{directory}/*", f"{directory}/*.schema.json") for pattern in package_data)
     assert os.path.isfile(os.path.join(ROOT, "src", "machmeter", SCHEMA_RESOURCE)) and name.endswith(".json")
+
+
+def test_a_report_with_traces_validates_and_a_trace_is_a_base_or_head_path(validator):
+    from .test_comment_render import _traced_report
+
+    report = json.loads(to_json(_traced_report()))
+    assert _errors(validator, report) == []
+    report["regressions"][0]["traces"] = {"middle": "x.trace.json"}
+    assert [error.split(":")[0] for error in _errors(validator, report)] == ["regressions/0/traces"]

@@ -48,6 +48,12 @@ class Model:
 
     def setup(self, scale):
         self.level = _state()
+        if os.environ.get("MACHMETER_TRACE_DIR"):  # run-pr's confirmation runs: a suite's profiled window
+            import torch
+            from machmeter.instruments.counters import profile_counters, window_name
+
+            x = torch.ones(4)
+            profile_counters(lambda: x + 1, calls=2, trace_name=window_name("bench_model.Model", [("scale", scale)]))
 
     def time_step(self, scale):
         time.sleep(tinyproj.STEP_SECONDS * self.level * scale)
@@ -108,6 +114,20 @@ def test_a_real_slowdown_fails_after_confirmation(project):
     # test's three): a confirmation that selected nothing would archive nothing
     assert _runs_archived(project, project["slow"]) == 3
     assert _runs_archived(project, project["base"]) == 6
+    # the confirmation runs kept their profiled window's trace beside the results, and the report links it
+    traces = {side: f".asv/results/box/traces/{project[side][:8]}/bench_model.Model_scale=1.trace.json"
+              for side in ("base", "slow")}
+    assert step["traces"] == {"base": traces["base"], "head": traces["slow"]}
+    for path in traces.values():
+        assert "traceEvents" in json.loads((project["repo"] / path).read_text())
+    import os
+
+    markdown = subprocess.run([sys.executable, "-m", "machmeter", "check", "--base", project["base"], "--head",
+                               project["slow"], "--format", "markdown"], cwd=project["repo"],
+                              env={**os.environ, **project["env"]}, capture_output=True, text=True, timeout=300)
+    assert markdown.returncode == 1, markdown.stderr
+    assert "### Profiler traces" in markdown.stdout
+    assert f"base {traces['base']}, head {traces['slow']}" in markdown.stdout
 
 
 def test_check_reads_the_archived_runs(project):

@@ -15,7 +15,8 @@ from machmeter.detect.engine import CheckReport, apply_targets, check_revisions,
 from machmeter.detect.noise import NOISE_WINDOW
 from machmeter.errors import MachmeterError
 from machmeter.fingerprint import fingerprint_differences
-from machmeter.instruments.counters import KERNELS_SUFFIX, TRACE_DIR_ENV, window_name, window_stem
+from machmeter.instruments.counters import (KERNELS_SUFFIX, TRACE_DIR_ENV, TRACE_SUFFIX, results_trace_folder,
+                                           window_name, window_stem)
 from machmeter.project import AsvProject
 from machmeter.results import load_results, parameter_value, result_commit_prefixes_by_machine
 from machmeter.repository import commit_hash, commit_order, commits_between, refuse_option
@@ -105,8 +106,11 @@ class TraceFolder:
     benchmark folder (``md.MD``): a table is found by the end of its name. One that is missing or cannot
     be used is skipped with a warning naming it."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, implicit: bool = False):
         self.path = path
+        # run-pr's folder beside the results, read without being asked for: a commit it has no traces
+        # of (nothing was flagged there) is no news
+        self.implicit = implicit
         self.warnings: list[str] = []
         self._listings: dict[str, list[str] | None] = {}
         self._tables: dict[str, list[dict] | None] = {}
@@ -121,22 +125,35 @@ class TraceFolder:
                 self._listings[folder] = sorted(os.listdir(folder))
             except OSError as error:
                 self._listings[folder] = None
-                self._warn(f"{folder}: no traces there ({error.strerror or error}): kernels not named")
+                if not self.implicit:
+                    self._warn(f"{folder}: no traces there ({error.strerror or error}): kernels not named")
         return self._listings[folder]
 
-    def kernels(self, commit: str, suite: str, params: dict[str, str]) -> list[dict] | None:
-        """The top kernels of ``suite`` at ``params`` (asv's names) in ``commit``'s run, None if none."""
+    def _file(self, commit: str, suite: str, params: dict[str, str], suffix: str) -> str | None:
+        """The path of ``suite``'s window at ``params`` (asv's names) in ``commit``'s run with ``suffix``,
+        None if there is none."""
         folder = os.path.join(self.path, commit[:8])
         names = self._listing(folder)
         if names is None:
             return None
         window = window_name(suite, ((name, parameter_value(value)) for name, value in params.items()))
-        wanted = window_stem(window) + KERNELS_SUFFIX
+        wanted = window_stem(window) + suffix
         found = [name for name in names if name == wanted or name.endswith("." + wanted)]
         if not found:
-            self._warn(f"{os.path.join(folder, '*' + wanted)}: no top-kernels table of {window}: kernels not named")
+            if suffix == KERNELS_SUFFIX:  # a trace is a link when there is one, never a warning
+                self._warn(f"{os.path.join(folder, '*' + wanted)}: no top-kernels table of {window}: kernels not named")
             return None
-        path = os.path.join(folder, found[0])
+        return os.path.join(folder, found[0])
+
+    def trace(self, commit: str, suite: str, params: dict[str, str]) -> str | None:
+        """The Chrome trace of ``suite`` at ``params`` in ``commit``'s run, None if there is none."""
+        return self._file(commit, suite, params, TRACE_SUFFIX)
+
+    def kernels(self, commit: str, suite: str, params: dict[str, str]) -> list[dict] | None:
+        """The top kernels of ``suite`` at ``params`` (asv's names) in ``commit``'s run, None if none."""
+        path = self._file(commit, suite, params, KERNELS_SUFFIX)
+        if path is None:
+            return None
         if path not in self._tables:
             try:
                 with open(path, encoding="utf-8") as stream:
@@ -175,13 +192,41 @@ def compare_revisions(project: AsvProject, base: str, head: str, machine: str | 
         acknowledgements, commits_between(project.repo, base_hash, head_hash), head_hash)
     history = recent_history(project, prefixes_by_machine, base_hash, {base_hash, head_hash}, config, machine)
     series = build_series(results, [base_hash, head_hash], config, machine)
-    traces = traces if traces is not None else os.environ.get(TRACE_DIR_ENV)
-    folder = TraceFolder(traces) if traces else None
+    folder = _trace_folder(traces, results_dir, [machine] if machine else sorted(results.machines))
     report = check_revisions(series, base_hash, head_hash, config, acknowledgements, run_to_run_noises(history or []),
                              None if history is not None else "no local repository to order earlier runs by",
                              folder.kernels if folder else None)
     report.machines = {name: info for name, info in results.machines.items() if machine is None or name == machine}
     apply_targets(report, series, config, report.machines, lambda _: head_hash)
+    if folder:
+        attach_traces(report, folder, base_hash, head_hash, project.root)
     report.warnings = (list(results.warnings) + report.warnings + _fingerprint_warnings(results, base_hash, head_hash, machine)
                        + (folder.warnings if folder else []))
     return report
+
+
+def _trace_folder(traces: str | None, results_dir: str, machines: list[str]) -> TraceFolder | None:
+    """The traces asked for (``--traces``, else $MACHMETER_TRACE_DIR), else those run-pr keeps beside the
+    results of the one machine compared (its confirmation runs of flagged benchmarks)."""
+    traces = traces if traces is not None else os.environ.get(TRACE_DIR_ENV)
+    if traces:
+        return TraceFolder(traces)
+    if len(machines) == 1 and os.path.isdir(results_trace_folder(results_dir, machines[0])):
+        return TraceFolder(results_trace_folder(results_dir, machines[0]), implicit=True)
+    return None
+
+
+def attach_traces(report: CheckReport, folder: TraceFolder, base: str, head: str, root: str) -> None:
+    """Give every reported change the profiler traces of its suite class and parameters at base and head
+    that ``folder`` holds (paths relative to the project's root where they are inside it: so they read
+    the same in a pull request's artifact)."""
+    for change in (*report.regressions, *report.improvements, *report.acknowledged, *report.inconclusive):
+        suite = change.benchmark.rpartition(".")[0]
+        found = {side: folder.trace(commit, suite, change.params) for side, commit in (("base", base), ("head", head))}
+        found = {side: _shown_path(path, root) for side, path in found.items() if path}
+        change.traces = found or None
+
+
+def _shown_path(path: str, root: str) -> str:
+    relative = os.path.relpath(path, root)
+    return path if relative.startswith(os.pardir) else relative.replace(os.sep, "/")

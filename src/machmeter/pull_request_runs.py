@@ -10,11 +10,14 @@ keeping only the benchmarks that this ``asv run`` measured; asv's own file stays
 
 Confirmation: a regression found in the first rounds is measured again (only those benchmarks, base and
 head alternated, ``confirm_rounds`` more rounds) and the comparison is made once more on all runs; only
-what survives fails the job. Its cost is reported.
+what survives fails the job. Its cost is reported. Those runs also keep their profiled window's Chrome
+trace and top-kernels table (``MACHMETER_TRACE_DIR``, unless the caller set it, pointed at
+``<results>/<machine>/traces``): the report links them and the explanations name kernels.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -87,6 +90,22 @@ def measure_round(project, machine: str, commit: str, number: int, bench, quick:
     return RoundLog(commit, number, seconds, status, None)
 
 
+@contextlib.contextmanager
+def traces_kept(folder: str):
+    """asv's benchmark processes inherit asv's environment, so this reaches the suites' profiled
+    windows; a folder the caller chose is left alone."""
+    from machmeter.instruments.counters import TRACE_DIR_ENV
+
+    if os.environ.get(TRACE_DIR_ENV):
+        yield
+        return
+    os.environ[TRACE_DIR_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(TRACE_DIR_ENV, None)
+
+
 def alternated(base: str, head: str, rounds: int) -> list[tuple[int, str]]:
     order = []
     for number in range(1, rounds + 1):
@@ -100,6 +119,7 @@ def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 
     """Measure base and head ``rounds`` times each, alternated, compare them, confirm the regressions;
     (the final CheckReport, the PullRequestRuns log)."""
     from machmeter.comparison import compare_revisions
+    from machmeter.instruments.counters import results_trace_folder
 
     if run_asv is None:
         from machmeter.asv_run import run_asv
@@ -116,9 +136,10 @@ def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 
     if flagged and confirm_rounds:
         log.confirmed = flagged
         only = [bench_pattern(name) for name in flagged]
-        for number, commit in alternated(head, base, confirm_rounds):  # the head first: it ran last
-            entry = measure_round(project, machine, commit, rounds + number, only, quick, extra, run_asv)
-            entry.benchmarks = flagged
-            log.rounds.append(entry)
+        with traces_kept(results_trace_folder(project.results_dir, machine)):
+            for number, commit in alternated(head, base, confirm_rounds):  # the head first: it ran last
+                entry = measure_round(project, machine, commit, rounds + number, only, quick, extra, run_asv)
+                entry.benchmarks = flagged
+                log.rounds.append(entry)
         report = compare_revisions(project, base, head, machine, config)
     return report, log

@@ -52,6 +52,9 @@ class Change:
     acknowledged: str | None = None  # the triage file's reason, when acknowledged
     # a time-like change paired with its suite's counters (machmeter.detect.explain), pull requests only
     explanation: str | None = None
+    # pull requests: the Chrome traces of the change's suite and parameters, {"base"/"head": path}, where
+    # the runs left them (machmeter.comparison.attach_traces)
+    traces: dict[str, str] | None = None
     # history mode, regressions: whether the series' level at the end of the history is still worse than
     # before by at least half the change (None: not judged, e.g. a pull request)
     still_open: bool | None = None

@@ -22,7 +22,10 @@ Traces on demand: with ``MACHMETER_TRACE_DIR`` set, every profiled window named 
 suites name it by class and parameters) also leaves its Chrome trace and a top-kernels table there,
 ``<dir>/<commit>/<name>.trace.json`` and ``.kernels.json`` (``<commit>``: the first 8 digits of the
 ``ASV_COMMIT`` asv sets in its benchmark processes, else ``no-commit``). The window is the one counted
-anyway, so the switch adds only the writing, still outside timing.
+anyway, so the switch adds only the writing, still outside timing. ``machmeter run-pr`` sets it for the
+runs that confirm a flagged benchmark, to :func:`results_trace_folder` (``<results>/<machine>/traces``:
+next to the results, so a pull request's artifact and the site carry them; asv reads only folders with
+a ``machine.json`` and files ending ``.json`` at a machine folder's top, so it never sees them).
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ GPU_COUNTERS = ("kernels", "kernel_us", "busy_fraction", "syncs", "h2d_copies", 
 COUNTER_NAMES = ("aten_ops",) + GPU_COUNTERS
 TOP_KERNELS = 10
 TRACE_DIR_ENV = "MACHMETER_TRACE_DIR"
+TRACE_SUFFIX = ".trace.json"
+RESULTS_TRACE_FOLDER = "traces"
+
+
+def results_trace_folder(results_dir: str, machine: str) -> str:
+    """Where the traces of ``machine``'s runs live beside its results (run-pr's, the site's default)."""
+    return os.path.join(results_dir, machine, RESULTS_TRACE_FOLDER)
 
 
 @dataclass
@@ -145,7 +155,7 @@ def trace_paths(name: str) -> tuple[str, str] | None:
         return None
     commit = re.sub(r"[^0-9A-Za-z]", "", os.environ.get("ASV_COMMIT", ""))[:8] or "no-commit"
     base = os.path.join(folder, commit, window_stem(name))
-    return base + ".trace.json", base + KERNELS_SUFFIX
+    return base + TRACE_SUFFIX, base + KERNELS_SUFFIX
 
 
 def profile_counters(fn: Callable[[], Any], *, device: str = "cpu", calls: int = 10,

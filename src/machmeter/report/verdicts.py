@@ -20,6 +20,7 @@ from machmeter.detect.shifts import EnvironmentShift
 from machmeter.targets import TargetVerdict
 from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
+from machmeter.series import series_label
 
 MARKER = "<!-- machmeter -->"
 
@@ -141,6 +142,12 @@ def to_text(report: CheckReport) -> str:
         if title == "Acknowledged":
             lines += [f"  {c.label} on {c.machine}: {c.acknowledged}" for c in changes]
         lines += [f"  {c.label} on {c.machine}: {c.explanation}" for c in changes if c.explanation]
+    traced = traced_suites(report)
+    if traced:
+        lines += ["", "Profiler traces (Chrome trace JSON: ui.perfetto.dev or chrome://tracing):"]
+        lines += [f"  {series_label(suite, params)} on {machine}: "
+                  + ", ".join(f"{side} {paths[side]}" for side in TRACE_SIDES if side in paths)
+                  for suite, params, machine, paths in traced]
     if report.targets:
         lines += ["", "Targets:"]
         lines += [f"  {'met ' if t.met else 'MISS'}  {_target_label(t)} on {t.machine}: {t.value:.4g} "
@@ -237,6 +244,38 @@ def _fingerprint(machine: str, info: dict) -> str:
     return f"{_cell(machine)}: " + " · ".join(_cell(part) for part in parts)
 
 
+def traced_suites(report: CheckReport) -> list[tuple[str, dict, str, dict[str, str]]]:
+    """(suite class, params, machine, {side: trace path}) of each reported change's profiler traces,
+    once per suite class, parameters and machine: a suite's series share its profiled window."""
+    seen, traced = set(), []
+    for change in (*report.regressions, *report.inconclusive, *report.acknowledged, *report.improvements):
+        if not change.traces:
+            continue
+        suite = change.benchmark.rpartition(".")[0] or change.benchmark
+        key = (suite, tuple(change.params.items()), change.machine)
+        if key not in seen:
+            seen.add(key)
+            traced.append((suite, change.params, change.machine, change.traces))
+    return traced
+
+
+def _traces_section(report: CheckReport, machines: dict, details_url: str | None, cap: int | None) -> list[str]:
+    traced = traced_suites(report)
+    if not traced:
+        return []
+    shown = traced if cap is None else traced[:max(cap, 1)]
+    where = f"in [the benchmark run]({details_url})'s artifact" if details_url else "next to the results"
+    lines = ["### Profiler traces", "",
+             f"Chrome traces of the profiled calls (open them in ui.perfetto.dev or chrome://tracing), {where}:", ""]
+    for suite, params, machine, paths in shown:
+        label = f"{suite} ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else suite
+        sides = ", ".join(f"{side} {_cell(paths[side])}" for side in TRACE_SIDES if side in paths)
+        lines.append(f"- {_cell(label)} on {_cell(_machine_cell(machine, machines))}: {sides}")
+    if len(shown) < len(traced):
+        lines.append(f"- _… {len(traced) - len(shown)} more not shown_")
+    return lines + [""]
+
+
 def _full_report(report: CheckReport, site_url: str | None, details_url: str | None) -> str:
     """Where the whole report is, for whatever a shortened comment leaves out."""
     if site_url and report.base and report.head:
@@ -297,6 +336,7 @@ def _markdown(report: CheckReport, site_url: str | None, details_url: str | None
         if len(shown) < len(report.failures):
             lines.append(f"- _… {len(report.failures) - len(shown)} more not shown: {more}_")
         lines.append("")
+    lines += _traces_section(report, machines, details_url, cap)
     counts = summary(report)
     if report.improvements or report.acknowledged or report.inconclusive or counts["unchanged"] or counts["skipped"]:
         lines += [f"<details><summary>{counts['improvements']} improvement(s), {counts['acknowledged']} acknowledged, "
@@ -360,7 +400,9 @@ _CHANGE_FIELDS = {
     "acknowledged": (str, type(None)),
 }
 # added after schema_version 1 was first written: absent in older reports
-_OPTIONAL_CHANGE_FIELDS = {"explanation": (str, type(None)), "still_open": (bool, type(None))}
+_OPTIONAL_CHANGE_FIELDS = {"explanation": (str, type(None)), "still_open": (bool, type(None)),
+                           "traces": (dict, type(None))}
+TRACE_SIDES = ("base", "head")
 _SHIFT_FIELDS = {
     "machine": str, "env_names": list, "commit": str, "commit_range": list, "series_count": int, "series_total": int,
     "regressions": int, "improvements": int, "median_change": (int, float), "evidence": list,
@@ -452,6 +494,10 @@ def report_from_json(text: str, source: str) -> CheckReport:
                 fail(f"{where}: before, after and change must be finite numbers")
             if fields["direction"] not in (REGRESSION, IMPROVEMENT):
                 fail(f"{where}.direction must be {REGRESSION!r} or {IMPROVEMENT!r}")
+            traces = fields["traces"]
+            if traces is not None and not all(side in TRACE_SIDES and isinstance(path, str) and path
+                                              for side, path in traces.items()):
+                fail(f"{where}.traces must map base/head to paths")
             getattr(report, group).append(Change(**fields))
     report.failures = [fields for _, fields in _entries(data, "failures", _FAILURE_FIELDS, fail)]
     for where, fields in _entries(data, "environment_shifts", _SHIFT_FIELDS, fail):
