@@ -19,7 +19,7 @@
 #                  "--small --gpu-sleep-us 250 --aa 1 --rounds 2 --confirm-rounds 1 --quick --bench md_lennard_jones":
 #                  about 4.5 minutes on an H200, plus 4.5 for the GPU tests (TESTS=1); without --small an asv run
 #                  of md_lennard_jones alone takes 2.2 min there);
-#                  its table lands in $OUT/calibration.txt
+#                  its table lands in $OUT/calibration.txt, each head's run-pr report in $OUT/<head>.json
 #   COUNTERS="..." before that: scripts/counters_gpu_demo.py with these arguments (e.g. "--processes 8
 #                  --workloads lj,esm"; "-" for its defaults); its table lands in $OUT/counters.txt
 set -uo pipefail
@@ -61,7 +61,7 @@ if [ -n "${CALIBRATE:-}" ]; then
     # the old statistics' src travels as .old-src (git archive a350012 src | tar -x -C .old-src), add
     # --old-src .old-src/src: the working tree arrives without git history
     # shellcheck disable=SC2086
-    python3 scripts/pr_calibration.py ${CALIBRATE} 2>&1 | tee "$out/calibration.txt"
+    python3 scripts/pr_calibration.py ${CALIBRATE} --reports "$out" 2>&1 | tee "$out/calibration.txt"
     [ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("calibration")
     echo "gpu_check: whole call took $(( $(date +%s) - started )) s"
     [ ${#failed_steps[@]} -eq 0 ] || { echo "gpu_check: failed: ${failed_steps[*]}" >&2; exit 1; }

@@ -209,6 +209,7 @@ def main(argv=None) -> int:
     parser.add_argument("--small", action="store_true",
                         help="md_lennard_jones on one combination (64 atoms, float32) with shorter trajectories")
     parser.add_argument("--keep", help="keep the scratch repository here")
+    parser.add_argument("--reports", help="write each head's new verdict (run-pr's JSON report) here as <head>.json")
     args = parser.parse_args(argv)
     sizes = [float(s) for s in args.sizes.split(",") if s] if not args.gpu_sleep_us else []
     sleeps = [float(s) for s in args.gpu_sleep_us.split(",") if s]
@@ -254,6 +255,10 @@ def main(argv=None) -> int:
             row["moved"] = moved_series(repo, machine, commits["base"], head, size if label.startswith("slow") else 0.02)
         rows.append(row)
         print(json.dumps(row), flush=True)
+        if args.reports:
+            os.makedirs(args.reports, exist_ok=True)
+            with open(os.path.join(args.reports, f"{label.replace('%', 'pct')}.json"), "w") as stream:
+                json.dump(outcome["new"], stream, indent=1)
 
     print("\nverdicts (old: one run a side, pooled samples; new: run-pr, runs alternated and confirmed)")
     print(f"{'head':>12} {'series':>7} {'old FAIL':>9} {'old regr':>9} {'new FAIL':>9} {'new regr':>9} "

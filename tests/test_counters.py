@@ -105,6 +105,9 @@ def test_suites_expose_counter_series_with_declared_kinds():
     assert math.isnan(suite.track_kernels_per_call(measured, "tiny", "2x16", "float32"))
     assert declaration_of(TinyEncoder.track_aten_ops_per_call)["metric_kind"] == "count"
     assert declaration_of(TinyEncoder.track_gpu_kernel_time_per_call)["regression_threshold"] == 0.01
+    # where a call's time goes: shown (the site), never judged; no GPU here, so no value
+    assert math.isnan(suite.track_gpu_busy_fraction(measured, "tiny", "2x16", "float32"))
+    assert declaration_of(TinyEncoder.track_gpu_busy_fraction)["metric_kind"] == "state"
 
 
 @pytest.mark.gpu

@@ -90,8 +90,12 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
         raise MachmeterError(f"{project.results_dir}: no results for machine {machine!r}")
     if not history.series:
         raise MachmeterError(f"{project.results_dir}: no results to publish")
+    from machmeter.site.profiles import collect_traces
+
+    machines = sorted({series.key.machine for series in history.series})
     data = prepare_site(project.project, history, config, acknowledgements,
-                        commit_info(project.repo, history.commits), project.show_commit_url)
+                        commit_info(project.repo, history.commits), project.show_commit_url,
+                        traces=lambda commits: collect_traces(project.results_dir, machines, commits))
     del history
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
@@ -330,7 +334,7 @@ def _dump(path: str, data) -> None:
 
 def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> tuple[int, int]:
     """Every page and data file of ``data`` into ``folder`` (empty); returns (pages, files)."""
-    for sub in ("static", "benchmarks", "data", "data/series", "data/spark", "data/rev"):
+    for sub in ("static", "benchmarks", "data", "data/series", "data/spark", "data/rev", "data/split"):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
     files = 0
     shutil.copyfile(_plotly_bundle(), os.path.join(folder, "static", "plotly.min.js"))
@@ -342,6 +346,7 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
     commits = data.commits
     files += _write_series_data(data, folder)  # sets data.exponents, which data/series.json lists
     files += _write_commits(data, folder)
+    files += _write_profiles(data, folder)
     spark_of = _write_sparklines(data, folder)
     files += len({chunk for chunk, _ in spark_of.values()})
 
@@ -373,7 +378,8 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
     render("compare.html", "compare.html", root="", page="compare")
     for benchmark in data.benchmarks:
         render("benchmark.html", os.path.join("benchmarks", f"{benchmark.id}.html"), root="../", page="benchmark",
-               benchmark=benchmark, page_data=_benchmark_page_data(benchmark, data, machines_by_name))
+               benchmark=benchmark, profile=data.profiles.get(benchmark.id),
+               page_data=_benchmark_page_data(benchmark, data, machines_by_name))
     base = (site_url.rstrip("/") + "/") if site_url else ""
     entries = [_feed_entry(s, mark, data, base) for s, mark in data.regressions_by_date()[:FEED_ENTRIES]]
     render("feed.xml", "feed.xml", root="", page="feed", entries=entries, base=base,
@@ -546,6 +552,30 @@ def _write_series_data(data: SiteData, folder: str) -> int:
     return written
 
 
+def _write_profiles(data: SiteData, folder: str) -> int:
+    """Each time split (data/split/<id>.json) and the traces the benchmark pages link, copied in as
+    traces/<machine id>/<first 8 of commit>/<name>: names made or checked in machmeter.site.profiles."""
+    from machmeter.site.data import short_id
+
+    written = 0
+    for split in data.splits.values():
+        _dump(os.path.join(folder, "data", "split", f"{split.id}.json"),
+              {"x": split.positions, "gpu": split.gpu_us, "host": split.host_us})
+        written += 1
+    copied: dict[str, str] = {}
+    for profile in data.profiles.values():
+        for link in profile.traces:
+            for source, attribute in ((link.source, "href"), (link.kernels_source, "kernels_href")):
+                if source not in copied:
+                    relative = "/".join(("traces", short_id(link.machine), link.commit[:8], os.path.basename(source)))
+                    os.makedirs(os.path.join(folder, os.path.dirname(relative)), exist_ok=True)
+                    shutil.copyfile(source, os.path.join(folder, relative))
+                    copied[source] = relative
+                    written += 1
+                setattr(link, attribute, copied[source])
+    return written
+
+
 def revision_prefix_length(commits: int) -> int:
     """How many hex digits of a commit hash name its file in data/rev/ (1 to 3)."""
     return next((length for length in (1, 2) if commits <= 16 * 16 ** length), 3)
@@ -568,13 +598,15 @@ def _write_sparklines(data: SiteData, folder: str) -> dict[str, tuple[int, int]]
 
 def _benchmark_page_data(benchmark, data: SiteData, machines_by_name: dict) -> dict:
     """What the benchmark page's script needs, embedded in the page (|tojson escapes it for HTML)."""
+    profile = data.profiles.get(benchmark.id)
+    split_of = profile.split_of if profile else {}
     return {
         "name": benchmark.name, "unit": benchmark.unit, "higher_is_better": benchmark.higher_is_better,
         "kind": benchmark.kind, "param_names": benchmark.param_names, "commit_url": data.commit_url,
         "series": [{
             "id": s.id, "params": [dict(s.key.params).get(name) for name in benchmark.param_names],
             "machine": s.key.machine, "env": s.key.env_name, "version": s.key.version, "status": s.status,
-            "charted": s.history is not None, "current": s.current,
+            "charted": s.history is not None, "current": s.current, "split": split_of.get(s.id),
         } for s in benchmark.series],
         "machines": [{"name": name, "gpu": machines_by_name[name].gpu if name in machines_by_name else ""}
                      for name in benchmark.machines],

@@ -207,6 +207,10 @@ class SiteData:
     summary: dict[str, int]
     flagged_at: dict[str, set[int]]                 # machine -> commit indices of throttled/shared runs
     exponents: list[int] = field(default_factory=list)  # per series: its values are written as n * 10**e
+    # the suites' profiled window (machmeter.site.profiles): per benchmark page id, its counter pages,
+    # time splits and traces; and the time splits to write, by (suite, params, machine, environment)
+    profiles: dict = field(default_factory=dict)
+    splits: dict = field(default_factory=dict)
 
     def overview_rows(self) -> list[SiteSeries]:
         """The overview's rows (every series with a history on the branch), what is wrong now first: by
@@ -417,9 +421,13 @@ def spark_values(values: list, points: int = SPARK_POINTS) -> list[float]:
 
 def prepare_site(project_name: str, history: History, config: MachmeterConfig,
                  acknowledgements: list[Acknowledgement], commit_info: dict[str, tuple[str, str, int]] | None = None,
-                 show_commit_url: str | None = None) -> SiteData:
+                 show_commit_url: str | None = None, traces=None) -> SiteData:
     """Every page's data: statuses and change points from ``check_history`` per series, the pages of
-    benchmarks and machines, the run-state flags."""
+    benchmarks and machines, the run-state flags; with ``traces`` (a callable of the site's Commits
+    that returns the profiler traces beside the results and warnings, machmeter.site.profiles), where
+    each suite's call time goes and its traces."""
+    from machmeter.site.profiles import suite_profiles
+
     commits = collect_commits(history, commit_info or {})
     position = commits.index()
     site_series: list[SiteSeries] = []
@@ -492,10 +500,14 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
                "superseded": sum(1 for s in site_series if s.history is not None and not s.current),
                "open_regressions": sum(1 for s in site_series if s.current for m in s.marks
                                        if m.open and m.change.acknowledged is None)}
+    warnings = list(history.warnings)
+    links, trace_warnings = traces(commits) if traces else ([], [])
+    profiles, splits = suite_profiles(benchmarks, site_series, links)
     return SiteData(project=project_name, commits=commits, series=site_series, benchmarks=benchmarks,
-                    machines=machines, commit_url=commit_url(show_commit_url), warnings=list(history.warnings),
+                    machines=machines, commit_url=commit_url(show_commit_url), warnings=warnings + trace_warnings,
                     summary=summary,
-                    flagged_at={m: {run.at for run in runs} for m, runs in flagged.items()})
+                    flagged_at={m: {run.at for run in runs} for m, runs in flagged.items()},
+                    profiles=profiles, splits=splits)
 
 
 def _mark_current(site_series: list[SiteSeries], history: History) -> None:

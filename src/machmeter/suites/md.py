@@ -247,3 +247,10 @@ class MDSuite(MeasuredSuite):
     @declare(kind="time", unit="us", regression_threshold=0.01)
     def track_gpu_kernel_time_per_call(self, measured, n_atoms, device, dtype):
         return self.metric("counter_kernel_us")
+
+
+    # kernel time / timed wall per call: where a call's time goes (the site's view); it inherits wall
+    # time's noise, so it is shown, never judged
+    @declare(kind="state", unit="fraction", higher_is_better=True)
+    def track_gpu_busy_fraction(self, measured, n_atoms, device, dtype):
+        return self.metric("counter_busy_fraction")

@@ -11,6 +11,8 @@
   const machineBoxes = Array.from(document.querySelectorAll("input[name=machine]"));
   const logScale = document.getElementById("log-scale");
   const showBand = document.getElementById("show-band");
+  const splitBox = document.getElementById("time-split");
+  let splitDrawn = false;
   const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
   const MARKERS_UP_TO = 500;
   const STATE_COLOURS = { regression: "#c62828", improvement: "#2e7d32", acknowledged: "#8d6e63", environment: "#6a1b9a" };
@@ -232,6 +234,44 @@
     box.replaceChildren(MM.element("p", text, "muted loading"));
   }
 
+  // where a call's time goes (machmeter.site.profiles): GPU kernel time and the rest of the wall, stacked
+  async function drawSplit(Plotly, chosen) {
+    if (!splitBox) return;
+    const withSplit = chosen.filter((s) => s.split);
+    if (!withSplit.length) {
+      if (splitDrawn) { Plotly.purge(splitBox); splitDrawn = false; }
+      splitBox.replaceChildren(MM.element("p", "No GPU kernel time for this selection (a CPU run, or no profiled window).", "muted loading"));
+      return;
+    }
+    const splits = await Promise.all(withSplit.map((s) => MM.json(`data/split/${s.split}.json`)));
+    const several = new Set(withSplit.map((s) => s.machine)).size < withSplit.length;
+    const data = [];
+    let low = Infinity;
+    let high = -Infinity;
+    splits.forEach((split, n) => {
+      const series = withSplit[n];
+      const label = traceName(series, several);
+      low = Math.min(low, split.x[0]);
+      high = Math.max(high, split.x[split.x.length - 1]);
+      const hover = (part, values) => values.map((value, i) => `<b>${MM.plotlyText(part)} ${MM.plotlyText(MM.formatValue(value, "µs"))}</b>`
+        + ` of ${MM.plotlyText(MM.formatValue(split.gpu[i] + split.host[i], "µs"))}<br>${MM.plotlyText(commits.hash[split.x[i]].slice(0, 8))}`
+        + ` ${MM.plotlyText(label)}`);
+      [["GPU kernel time", split.gpu, 0.85], ["host and gaps", split.host, 0.35]].forEach(([part, values, alpha]) => {
+        data.push({ x: split.x, y: values, type: "scatter", mode: "lines", stackgroup: series.id, name: MM.plotlyText(`${part} · ${label}`),
+          line: { width: 1, color: colour(n) }, fillcolor: colour(n, alpha), hovertext: hover(part, values),
+          hovertemplate: "%{hovertext}<extra></extra>" });
+      });
+    });
+    const range = [low - 0.5, high + 0.5];
+    const layout = { height: 300, margin: { l: 70, r: 20, t: 10, b: 60 }, hovermode: "closest",
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+      xaxis: { title: { text: "commit order (date of the commit)" }, range, ...ticks(range[0], range[1]), zeroline: false, automargin: true },
+      yaxis: { title: { text: "µs per call" }, rangemode: "tozero", zeroline: false } };
+    if (!splitDrawn) splitBox.replaceChildren();
+    await Plotly.react(splitBox, data, layout, { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
+    splitDrawn = true;
+  }
+
   async function draw() {
     const mine = ++request;
     const chosen = selection();
@@ -272,6 +312,7 @@
             .finally(() => { ticking = false; });
         });
       }
+      await drawSplit(Plotly, chosen);
       MM.ready();
     } catch (error) {
       message(`The chart could not be drawn: ${error.message}`);
