@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from .asv_project import commit_module, create_project
-from .test_site_browser import Page, browser, served  # noqa: F401
+from .test_site_browser import PHONE, Page, browser, served  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -119,7 +119,14 @@ def test_where_a_calls_time_goes_counters_and_traces_on_the_benchmark_page(brows
     view.screenshot("profiles-benchmark", full_page=True)
     view.close()
 
-    # the suite's other pages carry the same view; a page of another suite would carry none
+    # on a phone: the new sections scroll inside their boxes, never the page
+    phone = Page(browser, f"{url}benchmarks/{series['page'][step]}.html", width=PHONE)
+    phone.page.wait_for_selector("#time-split .scatterlayer .trace", timeout=10_000)
+    assert phone.page.evaluate("document.scrollingElement.scrollWidth") <= PHONE
+    phone.screenshot("phone-profiles-benchmark", full_page=True)
+    phone.close()
+
+    # the suite's other pages carry the same view
     kernels = Page(browser, f"{url}benchmarks/{kernel_page}.html")
     kernels.page.wait_for_selector("#time-split .scatterlayer .trace", timeout=10_000)
     assert kernels.page.locator("p.counters strong").text_content() == "GPU kernel time per call"
