@@ -179,3 +179,15 @@ def test_fast_rank_test_matches_scipy():
         a, b = np.round(rng.normal(0, 1, 40), 1), np.round(rng.normal(shift, 1, 70), 1)  # rounded: ties
         expected = mannwhitneyu(a, b, alternative="two-sided", method="asymptotic").pvalue
         assert _mann_whitney_asymptotic_p(a, b) == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_step_of_exactly_the_floor_is_found_whatever_the_float_rounding():
+    import numpy as np
+
+    # memory in bytes, noiseless, stepping by exactly 2 % (the history floor): the medians' ratio is
+    # 1.9999...% for some levels and 2.0000...% for others; every one is a 2 % change
+    found = 0
+    for base in np.linspace(1e8, 2e10, 40):
+        values = [float(round(base))] * 60 + [float(round(base * 0.98))] * 60
+        found += len(find_change_points(values, min_relative_change=0.02)) == 1
+    assert found == 40

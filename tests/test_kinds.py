@@ -53,3 +53,12 @@ def test_a_kind_added_to_the_table_flows_to_declare_config_compare_and_site(monk
     assert compare_policy(policy) == {"judged_by": "threshold", "higher_is_better": False, "threshold": 0.2,
                                       "tolerance_abs": None, "tolerance_rel": None, "noise_floor": None}
     assert dataclasses.replace(latency).noisy
+
+
+def test_a_change_equal_to_the_threshold_to_three_digits_meets_it():
+    from machmeter.kinds import meets_threshold
+
+    # a 2 % step measured through floats: 1.02e9 / 1e9 - 1 is 0.020000000000000018, 0.98 - 1 is -0.02000000000000002
+    assert meets_threshold(1.02e9 / 1e9 - 1, 0.02) and meets_threshold(0.019999999999, 0.02)
+    assert meets_threshold(-0.01999, 0.02) and not meets_threshold(0.0199, 0.02)
+    assert meets_threshold(0.0, 0.0) and not meets_threshold(0.049, 0.05)

@@ -58,6 +58,8 @@ from typing import Sequence
 
 import numpy as np
 
+from machmeter.kinds import meets_threshold
+
 __all__ = ["ChangePoint", "find_change_points", "detection_threshold", "estimate_noise", "flip_amplitude"]
 
 # Relative noise below which a series counts as noiseless (log units, i.e. relative).
@@ -349,7 +351,7 @@ def _transient(x, prefix, taus, sigma, threshold, min_relative_change, min_segme
         lo, a, b, hi = bounds[j], bounds[j + 1], bounds[j + 2], bounds[j + 3]
         if b - a < 2 * min_segment:
             before, after = float(np.median(x[lo:a])), float(np.median(x[b:hi]))
-            if abs(_relative(before, after)) < min_relative_change:
+            if not meets_threshold(_relative(before, after), min_relative_change):
                 return j
             n1, n2 = a - lo, hi - b
             m1, m2 = (prefix[a] - prefix[lo]) / n1, (prefix[hi] - prefix[b]) / n2
@@ -498,13 +500,13 @@ def find_change_points(values: Sequence[float | None], *, min_relative_change: f
     run: list[tuple[int, int, float]] = []
 
     def close_run() -> None:
-        if len(run) >= 2 and abs(measure(run[0][0], run[-1][1])[3]) >= min_relative_change:
+        if len(run) >= 2 and meets_threshold(measure(run[0][0], run[-1][1])[3], min_relative_change):
             selected.append((run[0][0], run[-1][1]))
         run.clear()
 
     for first, last in _changes(x, taus, min_segment):
         relative = measure(first, last)[3]
-        if abs(relative) >= min_relative_change:
+        if meets_threshold(relative, min_relative_change):
             close_run()
             selected.append((first, last))
         else:

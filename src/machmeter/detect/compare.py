@@ -88,7 +88,7 @@ from typing import Sequence
 import numpy as np
 
 from machmeter.detect.noise import RunToRunNoise
-from machmeter.kinds import (BY_TOLERANCE, FALLBACK_KIND, KIND_NAMES, KINDS, beyond_tolerance,
+from machmeter.kinds import (BY_TOLERANCE, FALLBACK_KIND, KIND_NAMES, KINDS, beyond_tolerance, meets_threshold,
                              default_higher_is_better, kind_of, relative_change, worse)
 
 MIN_SAMPLES_RANK_TEST = 5
@@ -313,7 +313,7 @@ def _passes_threshold(diff: float, change: float, policy: Policy) -> tuple[bool,
             return False, limit
     if policy.noise is not None and policy.noise.floor > policy.threshold:
         return diff != 0 and abs(change) >= policy.noise.floor, policy.noise.describe()
-    return diff != 0 and abs(change) >= policy.threshold, limit
+    return diff != 0 and meets_threshold(change, policy.threshold), limit
 
 
 def _compare_accuracy(b, a, size, direction, policy: Policy, result) -> Comparison:

@@ -15,7 +15,7 @@ from machmeter.detect.noise import MIN_NOISE_RUNS, RunToRunNoise, run_to_run_noi
 from machmeter.detect.runs import adjust_p_values, prior_floor, run_evidence
 from machmeter.detect.shifts import EnvironmentShift, fold_environment_shifts
 from machmeter.targets import TargetVerdict, judge_target, target_for
-from machmeter.kinds import BY_THRESHOLD, BY_TOLERANCE, KINDS, beyond_tolerance, worse, worse_by
+from machmeter.kinds import BY_THRESHOLD, BY_TOLERANCE, KINDS, beyond_tolerance, meets_threshold, worse, worse_by
 from machmeter.series import Series, SeriesKey, is_measured, meaning_warnings, series_label
 from machmeter.triage import Acknowledgement, acknowledgement_for
 
@@ -306,7 +306,7 @@ def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | 
     before, after, change = evidence.before, evidence.after, evidence.change
     size = describe_change(before, after, change)
     difference = after - before
-    if difference == 0 or abs(change) < policy.threshold or (
+    if difference == 0 or not meets_threshold(change, policy.threshold) or (
             policy.tolerance_abs is not None and abs(difference) <= policy.tolerance_abs):
         report.unchanged += 1
         return
