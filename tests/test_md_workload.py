@@ -144,3 +144,50 @@ def test_nvt_langevin_reaches_target_temperature():
     dyn.run(400)
     mean_t = np.mean(temps[200:])  # after ~4 relaxation times (1/friction = 100 fs)
     assert 0.75 * T_K < mean_t < 1.25 * T_K
+
+
+def _lj(dtype=torch.float64):
+    return TorchLennardJones(**ARGON_LJ, device=torch.device("cpu"), dtype=dtype)
+
+
+def test_npt_holds_the_volume_of_argon_near_its_equilibrium_and_reports_the_pressure():
+    from machmeter.workloads.md import npt_stability
+
+    atoms = lj_argon(32, temperature_K=40.0, seed=0)
+    report = npt_stability(atoms, _lj(), steps=60, timestep_fs=2.0, temperature_K=40.0)
+    assert len(report.volumes_A3) == len(report.pressures_GPa) == 61 and report.kept_steps == 30
+    # solid argon under a barostat: the cell breathes by a fraction of a percent, never collapses
+    assert 0 < report.volume_fluctuation < 0.02 and abs(report.volume_drift) < 0.05
+    assert report.mean_volume_A3 == pytest.approx(atoms.get_volume(), rel=0.05)
+    assert report.pressure_deviation_GPa == pytest.approx(abs(report.mean_pressure_GPa - 1e-4))
+    # the pressure a run reports is the one ASE's stress gives at its last step
+    work = atoms.copy()
+    work.calc = _lj()
+    pressure = -np.mean(work.get_stress(include_ideal_gas=True)[:3]) / units.GPa
+    assert report.pressures_GPa[0] == pytest.approx(pressure)
+
+
+def test_npt_of_a_squeezed_cell_expands_it():
+    from machmeter.workloads.md import npt_stability
+
+    atoms = lj_argon(32, temperature_K=40.0, seed=0)
+    atoms.set_cell(atoms.cell * 0.97, scale_atoms=True)
+    report = npt_stability(atoms, _lj(), steps=60, timestep_fs=2.0, temperature_K=40.0, discard_fraction=0.0)
+    assert report.pressures_GPa[0] > 0.2 and report.volumes_A3[-1] > report.volumes_A3[0]
+    assert report.volume_drift > 0.005
+
+
+@pytest.mark.parametrize("optimizer", ["FIRE", "BFGS"])
+def test_relaxation_converges_from_a_rattled_lattice(optimizer):
+    from machmeter.workloads.md import relax
+
+    atoms = lj_argon(32)
+    report = relax(atoms, _lj(), optimizer=optimizer, fmax=0.01)
+    assert report.converged and report.fmax_eV_per_A < 0.01 and 1 < report.steps < 500
+    assert report.energy_change_eV_per_atom < 0 and report.seconds > 0
+    # the same start, the same optimiser, the same steps: a deterministic count on a CPU
+    assert relax(atoms, _lj(), optimizer=optimizer, fmax=0.01).steps == report.steps
+    stuck = relax(atoms, _lj(), optimizer=optimizer, fmax=1e-9, max_steps=3)
+    assert not stuck.converged and stuck.steps == 3
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        relax(atoms, _lj(), optimizer="SD")

@@ -1,4 +1,5 @@
-"""Tiny helpers to run MD with ASE integrators and measure NVE energy drift and NVT temperature stability."""
+"""Tiny helpers to run MD with ASE integrators and measure NVE energy drift, NVT temperature stability,
+NPT volume and pressure stability, and a geometry relaxation (steps and time to converge)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Callable
 import numpy as np
 from ase import Atoms, units
 
-__all__ = ["DriftReport", "NVTReport", "drift_from_energies", "make_integrator", "nve_energy_drift",
-           "nvt_temperature_stability"]
+__all__ = ["DriftReport", "NPTReport", "NVTReport", "RelaxationReport", "drift_from_energies", "make_integrator",
+           "npt_stability", "nve_energy_drift", "nvt_temperature_stability", "relax"]
 
 # Runs ``step`` ``steps`` times; the default is a plain loop. A caller passes its own to measure something
 # over the same trajectory (e.g. memory growth with a leak check) instead of running a second one.
@@ -165,4 +166,122 @@ def nvt_temperature_stability(atoms: Atoms, calculator, *, steps: int, timestep_
         steps=steps,
         kept_steps=len(kept),
         timestep_fs=float(timestep_fs),
+    )
+
+
+@dataclass
+class NPTReport:
+    """Result of :func:`npt_stability`: how well a barostat holds volume and pressure.
+
+    Over the kept (second) part of the run: ``mean_pressure_GPa`` (from the virial stress with the
+    kinetic part, as the barostat sees it) and its deviation from the target; the volume's relative
+    fluctuation (std / mean) and relative drift (least-squares slope over the kept part times its
+    length, / mean volume: a cell that keeps swelling or collapsing).
+    """
+
+    target_pressure_GPa: float
+    mean_pressure_GPa: float
+    pressure_deviation_GPa: float
+    mean_volume_A3: float
+    volume_fluctuation: float
+    volume_drift: float
+    volumes_A3: list[float] = field(repr=False)
+    pressures_GPa: list[float] = field(repr=False)
+    steps: int
+    kept_steps: int
+    timestep_fs: float
+
+
+def _pressure_GPa(atoms: Atoms) -> float:
+    stress = atoms.get_stress(include_ideal_gas=True)  # eV/A^3, Voigt; pressure is minus its trace / 3
+    return float(-np.mean(stress[:3]) / units.GPa)
+
+
+def npt_stability(atoms: Atoms, calculator, *, steps: int, timestep_fs: float, temperature_K: float,
+                  pressure_GPa: float = 1e-4, taut_fs: float = 100.0, taup_fs: float = 500.0,
+                  compressibility_per_GPa: float = 0.3, discard_fraction: float = 0.5) -> NPTReport:
+    """Run ``steps`` of Berendsen NPT (:class:`ase.md.nptberendsen.NPTBerendsen`: velocity and cell
+    rescaling) on a copy of ``atoms`` and report volume and pressure over the kept part of the run.
+
+    The calculator must give the stress. ``compressibility_per_GPa`` only sets how fast the cell
+    follows the pressure (solid argon: about 0.3 / GPa); ``pressure_GPa`` defaults to 1 bar.
+    """
+    from ase.md.nptberendsen import NPTBerendsen
+
+    if steps < 4:
+        raise ValueError("steps must be >= 4")
+    if not 0.0 <= discard_fraction < 1.0:
+        raise ValueError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
+    work = atoms.copy()
+    work.calc = calculator
+    dynamics = NPTBerendsen(work, timestep=timestep_fs * units.fs, temperature_K=temperature_K,
+                            pressure_au=pressure_GPa * units.GPa, taut=taut_fs * units.fs, taup=taup_fs * units.fs,
+                            compressibility_au=compressibility_per_GPa / units.GPa, fixcm=False)
+    volumes, pressures = [float(work.get_volume())], [_pressure_GPa(work)]
+    for _ in range(steps):
+        dynamics.run(1)
+        volumes.append(float(work.get_volume()))
+        pressures.append(_pressure_GPa(work))
+    first = int(discard_fraction * steps) + 1
+    kept_volumes, kept_pressures = np.asarray(volumes[first:]), np.asarray(pressures[first:])
+    mean_volume = float(kept_volumes.mean())
+    slope = float(np.polyfit(np.arange(kept_volumes.size), kept_volumes, 1)[0]) if kept_volumes.size > 1 else 0.0
+    mean_pressure = float(kept_pressures.mean())
+    return NPTReport(
+        target_pressure_GPa=float(pressure_GPa),
+        mean_pressure_GPa=mean_pressure,
+        pressure_deviation_GPa=abs(mean_pressure - pressure_GPa),
+        mean_volume_A3=mean_volume,
+        volume_fluctuation=float(kept_volumes.std()) / mean_volume,
+        volume_drift=slope * (kept_volumes.size - 1) / mean_volume,
+        volumes_A3=volumes,
+        pressures_GPa=pressures,
+        steps=steps,
+        kept_steps=int(kept_volumes.size),
+        timestep_fs=float(timestep_fs),
+    )
+
+
+@dataclass
+class RelaxationReport:
+    """Result of :func:`relax`: an optimiser driven to ``fmax`` from a rattled structure."""
+
+    optimizer: str
+    converged: bool
+    steps: int
+    seconds: float           # wall time of the optimisation (the calculator returns host arrays: synced)
+    fmax_eV_per_A: float     # the largest force at the end
+    energy_change_eV_per_atom: float
+
+
+OPTIMIZERS = ("FIRE", "BFGS", "LBFGS")
+
+
+def relax(atoms: Atoms, calculator, *, optimizer: str = "FIRE", fmax: float = 0.01, max_steps: int = 500,
+          rattle_A: float = 0.05, seed: int = 0) -> RelaxationReport:
+    """Relax a copy of ``atoms``, its positions first rattled by ``rattle_A`` (Gaussian, ``seed``),
+    with an ASE optimiser until the largest force is below ``fmax`` eV/A or ``max_steps`` pass."""
+    import time
+
+    import ase.optimize
+
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
+    work = atoms.copy()
+    work.set_momenta(np.zeros((len(work), 3)))
+    work.rattle(stdev=rattle_A, seed=seed)
+    work.calc = calculator
+    start_energy = float(work.get_potential_energy())
+    runner = getattr(ase.optimize, optimizer)(work, logfile=None)
+    started = time.perf_counter()
+    converged = bool(runner.run(fmax=fmax, steps=max_steps))
+    seconds = time.perf_counter() - started
+    forces = work.get_forces()
+    return RelaxationReport(
+        optimizer=optimizer,
+        converged=converged,
+        steps=int(runner.get_number_of_steps()),
+        seconds=seconds,
+        fmax_eV_per_A=float(np.sqrt((forces ** 2).sum(axis=1)).max()),
+        energy_change_eV_per_atom=(float(work.get_potential_energy()) - start_energy) / len(work),
     )
