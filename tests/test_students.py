@@ -41,7 +41,30 @@ def test_prediction_errors_by_hand():
     assert errors["force_mae"] == pytest.approx((0.3 + 0.4 + 0.6) / 9)
     assert errors["force_rmse"] == pytest.approx(math.sqrt((0.09 + 0.16 + 0.36) / 9))
     assert errors["force_max_error"] == pytest.approx(0.6)  # |(0.3, 0, 0.4)| = 0.5 < 0.6
-    assert prediction_errors([1.0], [forces[0]], [1.0], [forces[0]]) == dict.fromkeys(errors, 0.0)
+    # the reference forces are all zero here: parity is undefined, and says so
+    assert errors["force_r2"] is None and "undefined" in errors["force_r2__unavailable"]
+    errors_only = [k for k in errors if not k.startswith("force_r2") and not k.startswith("force_pearson")]
+    exact = prediction_errors([1.0], [forces[0]], [1.0], [forces[0]])
+    assert {k: exact[k] for k in errors_only} == dict.fromkeys(errors_only, 0.0)
+
+
+def test_force_parity_r2_and_pearson_by_hand():
+    from machmeter.suites.students import force_parity
+
+    reference = np.array([[1.0, -1.0, 0.0], [2.0, 0.0, -2.0]])
+    exact = force_parity(reference, reference)
+    assert exact == {"force_r2": 1.0, "force_pearson": pytest.approx(1.0)}
+    # twice the reference: perfectly correlated, but R² sees the scale error
+    doubled = force_parity(reference, 2 * reference)
+    assert doubled["force_pearson"] == pytest.approx(1.0)
+    mean = reference.mean()
+    assert doubled["force_r2"] == pytest.approx(1 - np.sum(reference ** 2) / np.sum((reference - mean) ** 2))
+    noisy = reference + np.array([[0.1, 0.0, -0.1], [0.0, 0.1, 0.0]])
+    parity = force_parity(reference, noisy)
+    assert parity["force_r2"] == pytest.approx(1 - 0.03 / np.sum((reference - mean) ** 2))
+    assert parity["force_pearson"] == pytest.approx(np.corrcoef(reference.ravel(), noisy.ravel())[0, 1])
+    flat = force_parity(reference, np.zeros_like(reference))
+    assert flat["force_pearson"] is None and "predicted forces are all equal" in flat["force_pearson__unavailable"]
 
 
 def test_prediction_errors_rejects_mismatches():
@@ -162,8 +185,12 @@ def test_teacher_student_suite_measures_speed_and_accuracy_cost():
     assert 0 < float32_mae < 1e-5  # float32 rounding, not zero: the student really ran in float32
     assert suite.track_force_rmse(measured, "float32") >= float32_mae
     assert suite.track_energy_error_per_atom(measured, "float32") < 1e-6
+    float32_r2 = suite.track_force_r2(measured, "float32")
+    assert 1 - 1e-8 < float32_r2 < 1 and suite.track_force_pearson(measured, "float32") > 1 - 1e-8
 
     suite.setup(measured, "wrong_sigma")
+    # R² sees the other model; the parity's shortfall is a million times float32's
+    assert 1 - suite.track_force_r2(measured, "wrong_sigma") > 1e6 * (1 - float32_r2)
     # a different model is far beyond float32 rounding: the accuracy cost tells them apart
     assert suite.track_force_mae(measured, "wrong_sigma") > 1e3 * float32_mae
     assert suite.track_force_max_error(measured, "wrong_sigma") > suite.track_force_mae(measured, "wrong_sigma")

@@ -62,7 +62,9 @@ def prediction_errors(reference_energies, reference_forces, energies, forces) ->
 
     ``energy_error_per_atom``: mean over structures of |dE| / atoms (eV/atom); ``force_mae`` and
     ``force_rmse`` over every force component (eV/A); ``force_max_error``: the largest norm of an
-    atom's force difference (eV/A), the error an MD step feels first.
+    atom's force difference (eV/A), the error an MD step feels first; ``force_r2`` and
+    ``force_pearson``: the parity of predicted against reference force components
+    (:func:`force_parity`).
     """
     import numpy as np
 
@@ -81,7 +83,34 @@ def prediction_errors(reference_energies, reference_forces, energies, forces) ->
         "force_mae": float(np.mean(np.abs(delta))),
         "force_rmse": float(np.sqrt(np.mean(delta**2))),
         "force_max_error": float(np.max(np.linalg.norm(delta, axis=1))),
+        **force_parity(np.concatenate([np.asarray(f, dtype=float) for f in reference_forces]),
+                       np.concatenate([np.asarray(f, dtype=float) for f in forces])),
     }
+
+
+PARITY_UNDEFINED = "the reference forces are all equal: R² and Pearson's r are undefined"
+
+
+def force_parity(reference, predicted) -> dict:
+    """Parity of every predicted force component against the reference's: ``force_r2``, the coefficient
+    of determination (1 - residual / total sum of squares about the reference's mean: 1 is exact, and it
+    falls below 0 for a prediction worse than the mean), and ``force_pearson``, the correlation
+    coefficient (blind to a uniform scale error, which R² sees). None, with the reason, where the
+    reference does not vary."""
+    import numpy as np
+
+    reference, predicted = np.ravel(reference), np.ravel(predicted)
+    total = float(np.sum((reference - reference.mean()) ** 2))
+    if total == 0.0:
+        return {"force_r2": None, "force_r2__unavailable": PARITY_UNDEFINED,
+                "force_pearson": None, "force_pearson__unavailable": PARITY_UNDEFINED}
+    r2 = 1.0 - float(np.sum((predicted - reference) ** 2)) / total
+    spread = float(np.std(predicted))
+    pearson = float(np.corrcoef(reference, predicted)[0, 1]) if spread > 0 else None
+    parity = {"force_r2": r2, "force_pearson": pearson}
+    if pearson is None:
+        parity["force_pearson__unavailable"] = "the predicted forces are all equal: Pearson's r is undefined"
+    return parity
 
 
 # -- building students ------------------------------------------------------------------------------
@@ -277,6 +306,16 @@ class TeacherStudentSuite(MeasuredSuite):
     @declare(kind="accuracy", unit="eV/Å", higher_is_better=False, tolerance_abs=1e-3, tolerance_rel=0.5)
     def track_force_max_error(self, measured, student):
         return self.metric("force_max_error")
+
+    # parity of the force components with the teacher's (the teacher's row: with its reference data).
+    # A float32 student sits at 1 - 1e-9, bfloat16 near 1 - 1e-4; a drop of 1e-4 is a worse model.
+    @declare(kind="accuracy", unit="R²", higher_is_better=True, tolerance_abs=1e-4)
+    def track_force_r2(self, measured, student):
+        return self.metric("force_r2")
+
+    @declare(kind="accuracy", unit="r", higher_is_better=True, tolerance_abs=1e-4)
+    def track_force_pearson(self, measured, student):
+        return self.metric("force_pearson")
 
     # -- noise-free counters of the student's call (the teacher's row has none: it is not timed) ----
     @declare(kind="count", unit="ops")
