@@ -31,9 +31,9 @@ class SevenNetSilicon(MDSuite):
     def step_counts(self, n_atoms, device):
         counts = super().step_counts(n_atoms, device)
         if n_atoms <= self.trajectory_max_atoms:
-            counts.update(nve=self.trajectory_steps, nvt=self.trajectory_steps)
-        else:  # ~0.4 s a step: a few steps of each measurement, no trajectories
-            counts.update(warmup=2, latency_min=3, memory=2, energy_min=2, nve=0, nvt=0)
+            counts.update(nve=self.trajectory_steps, nvt=self.trajectory_steps, npt=self.trajectory_steps)
+        else:  # ~0.4 s a step: a few steps of each measurement, no trajectories, no relaxation
+            counts.update(warmup=2, latency_min=3, memory=2, energy_min=2, nve=0, nvt=0, npt=0, relax=0)
         return counts
 
     def make_atoms(self, n_atoms):

@@ -184,7 +184,8 @@ def test_md_suite_measures_the_leak_over_a_long_host_trajectory(monkeypatch):
 def test_step_counts_per_size_and_device():
     suite = TinyArgon()
     assert suite.step_counts(100, "cuda") == {"warmup": 5, "latency_min": 5, "memory": 2, "energy_min": 50,
-                                             "nve": 1000, "nvt": 1000}
+                                             "nve": 1000, "nvt": 1000, "npt": 1000, "relax": 500}
+    assert suite.step_counts(32, "cpu")["npt"] == 20 and suite.step_counts(512, "cpu")["relax"] == 0
     assert suite.step_counts(512, "cuda")["nve"] == 30
     assert suite.step_counts(4096, "cuda")["nve"] == 30
     assert suite.step_counts(32, "cpu")["nvt"] == 20
@@ -200,6 +201,36 @@ def test_step_counts_per_size_and_device():
     suite.setup(measured, 32, "cpu", "float64")
     assert math.isnan(suite.track_nve_energy_drift(measured, 32, "cpu", "float64"))
     assert "trajectory not run at 32 atoms" in suite.metrics["nvt_temperature_deviation__unavailable"]
+
+
+def test_md_suite_measures_npt_and_a_relaxation_and_skips_npt_without_a_stress(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    suite = TinyArgon()
+    measured = suite.setup_cache()
+    suite.setup(measured, 32, "auto", "float64")
+    assert 0 <= suite.track_npt_pressure_deviation(measured, 32, "auto", "float64") < 1.0  # GPa
+    assert 0 <= suite.track_npt_volume_drift(measured, 32, "auto", "float64") < 0.05
+    assert 0 < suite.track_npt_volume_fluctuation(measured, 32, "auto", "float64") < 0.02
+    steps = suite.track_relaxation_steps(measured, 32, "auto", "float64")
+    assert 1 < steps < suite.relax_max_steps and suite.metrics["relax_converged"] is True
+    assert suite.track_relaxation_time(measured, 32, "auto", "float64") > 0
+
+    class NoStress(TinyArgon):
+        params = ([32], ["cpu"], ["float64"])
+
+        def make_calculator(self, device, dtype):
+            calculator = super().make_calculator(device, dtype)
+            calculator.implemented_properties = ["energy", "forces"]
+            return calculator
+
+    suite = NoStress()
+    measured = suite.setup_cache()
+    suite.setup(measured, 32, "cpu", "float64")
+    assert math.isnan(suite.track_npt_volume_drift(measured, 32, "cpu", "float64"))
+    assert suite.metrics["npt_volume_drift__unavailable"] == "the calculator gives no stress: no NPT"
+    assert suite.track_relaxation_steps(measured, 32, "cpu", "float64") > 1  # forces are enough
 
 
 def test_live_timing_limit_is_an_asv_skip():

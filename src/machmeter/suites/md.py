@@ -3,8 +3,9 @@
 Subclass :class:`MDSuite`, give it a system and a calculator, and asv measures per step: the time
 (``time_md_step``), throughput (steps/s, ns/day), the latency distribution (p50/p95/p99: MD calls the
 model millions of times, so tails matter), memory peaks (torch allocator, NVML device, host RSS),
-memory growth per step over a trajectory (a leak), energy per step (NVML), NVE energy drift and NVT
-temperature stability. See docs/writing-gpu-benchmarks.md.
+memory growth per step over a trajectory (a leak), energy per step (NVML), NVE energy drift, NVT
+temperature stability, NPT volume and pressure stability (Berendsen; calculators that give the stress)
+and a geometry relaxation (steps and time to converge). See docs/writing-gpu-benchmarks.md.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ class MDSuite(MeasuredSuite):
     long_trajectory_max_atoms = 100
     # A CPU pays seconds for a few hundred steps of a mid-sized system: its NVT check is a short one.
     cpu_nvt_steps = 40
+    # NPT (Berendsen) at 1 bar; the compressibility only sets how fast the cell follows (solid argon ~0.3/GPa)
+    npt_pressure_GPa = 1e-4
+    npt_compressibility_per_GPa = 0.3
+    # geometry relaxation from the lattice rattled by 0.05 A, until the largest force is below relax_fmax
+    relax_optimizer = "FIRE"
+    relax_fmax = 0.01
+    relax_max_steps = 500
     # Host RSS (the CPU's leak measure) needs this many steps to tell a leak from heap regrowth.
     leak_min_host_steps = 1000
     # Keep the CPU run short: larger systems are measured on GPUs only.
@@ -63,14 +71,17 @@ class MDSuite(MeasuredSuite):
 
     def step_counts(self, n_atoms: int, device: str) -> dict[str, int]:
         """Steps each part of the measurement takes at this size: ``warmup``, ``latency_min``,
-        ``memory``, ``energy_min``, ``nve`` (drift and memory growth) and ``nvt`` (temperature); 0 for
-        ``nve``/``nvt`` leaves that trajectory out. Override to budget expensive models per size."""
+        ``memory``, ``energy_min``, ``nve`` (drift and memory growth), ``nvt`` (temperature), ``npt``
+        (volume and pressure) and ``relax`` (the relaxation's most steps); 0 for ``nve``/``nvt``/``npt``/
+        ``relax`` leaves that part out. Override to budget expensive models per size."""
         on_gpu = device.startswith("cuda")
         trajectory = (self.long_trajectory_steps if on_gpu and n_atoms <= self.long_trajectory_max_atoms
                       else self.drift_steps)
         return {"warmup": self.warmup_steps, "latency_min": self.latency_min_steps, "memory": self.memory_steps,
                 "energy_min": self.energy_min_steps, "nve": trajectory,
-                "nvt": trajectory if on_gpu else min(trajectory, self.cpu_nvt_steps)}
+                "nvt": trajectory if on_gpu else min(trajectory, self.cpu_nvt_steps),
+                "npt": trajectory if on_gpu else min(trajectory, self.cpu_nvt_steps),
+                "relax": self.relax_max_steps if on_gpu or n_atoms <= self.long_trajectory_max_atoms else 0}
 
     # -- building a simulation --------------------------------------------------------------------
     def _check_combination(self, n_atoms, device):
@@ -98,7 +109,7 @@ class MDSuite(MeasuredSuite):
     # -- the one measurement pass -----------------------------------------------------------------
     def measure(self, n_atoms, device, dtype):
         from machmeter.instruments import leak_check, measure_energy, time_callable, track_memory
-        from machmeter.workloads.md import nve_energy_drift, nvt_temperature_stability
+        from machmeter.workloads.md import npt_stability, nve_energy_drift, nvt_temperature_stability, relax
 
         dynamics = self.build_simulation(n_atoms, device, dtype)
         device = resolved_device(device)
@@ -137,6 +148,20 @@ class MDSuite(MeasuredSuite):
             nvt = nvt_temperature_stability(self.make_atoms(n_atoms), atoms.calc, steps=counts["nvt"],
                                             timestep_fs=self.timestep_fs, temperature_K=self.temperature_K)
         skipped_trajectory = f"trajectory not run at {n_atoms} atoms on {device} (step_counts)"
+        npt, npt_skipped = None, skipped_trajectory
+        if counts.get("npt"):
+            from ase.calculators.calculator import PropertyNotImplementedError
+
+            try:
+                npt = npt_stability(self.make_atoms(n_atoms), atoms.calc, steps=counts["npt"],
+                                    timestep_fs=self.timestep_fs, temperature_K=self.temperature_K,
+                                    pressure_GPa=self.npt_pressure_GPa,
+                                    compressibility_per_GPa=self.npt_compressibility_per_GPa)
+            except PropertyNotImplementedError:
+                npt_skipped = "the calculator gives no stress: no NPT"
+        relaxation = relax(self.make_atoms(n_atoms), atoms.calc, optimizer=self.relax_optimizer,
+                           fmax=self.relax_fmax, max_steps=counts["relax"]) if counts.get("relax") else None
+        skipped_relaxation = f"relaxation not run at {n_atoms} atoms on {device} (step_counts)"
 
         counters = self.counter_metrics(step, device, latency.mean)
         steps_per_second = 1.0 / latency.mean
@@ -168,6 +193,18 @@ class MDSuite(MeasuredSuite):
                 f"host memory growth over {counts['nve']} < leak_min_host_steps={self.leak_min_host_steps} "
                 "steps is the heap regrowing, not a leak"),
             "leak_quantity": leak.quantity if leak else None,
+            "npt_steps": counts.get("npt", 0),
+            "npt_pressure_deviation_GPa": npt.pressure_deviation_GPa if npt else None,
+            "npt_pressure_deviation_GPa__unavailable": npt_skipped,
+            "npt_volume_drift": abs(npt.volume_drift) if npt else None,
+            "npt_volume_drift__unavailable": npt_skipped,
+            "npt_volume_fluctuation": npt.volume_fluctuation if npt else None,
+            "npt_volume_fluctuation__unavailable": npt_skipped,
+            "relax_steps": relaxation.steps if relaxation else None,
+            "relax_steps__unavailable": skipped_relaxation,
+            "relax_seconds": relaxation.seconds if relaxation else None,
+            "relax_seconds__unavailable": skipped_relaxation,
+            "relax_converged": relaxation.converged if relaxation else None,
             "nvt_steps": counts["nvt"],
             "nvt_temperature_deviation": nvt.relative_deviation if nvt else None,
             "nvt_temperature_deviation__unavailable": skipped_trajectory,
@@ -231,6 +268,32 @@ class MDSuite(MeasuredSuite):
     def track_nvt_temperature_deviation(self, measured, n_atoms, device, dtype):
         """|mean kinetic temperature - target| / target over the second half of a Langevin run."""
         return self.metric("nvt_temperature_deviation")
+
+    # Berendsen NPT over the second half of the run: how far the mean pressure sits from the target, and
+    # how much the cell keeps moving (a force or stress regression shows in both)
+    @declare(kind="accuracy", unit="GPa", higher_is_better=False, tolerance_abs=0.05)
+    def track_npt_pressure_deviation(self, measured, n_atoms, device, dtype):
+        return self.metric("npt_pressure_deviation_GPa")
+
+    @declare(kind="accuracy", unit="fraction", higher_is_better=False, tolerance_abs=0.01)
+    def track_npt_volume_drift(self, measured, n_atoms, device, dtype):
+        """|least-squares change of the volume over the kept part| / mean volume."""
+        return self.metric("npt_volume_drift")
+
+    @declare(kind="accuracy", unit="fraction", higher_is_better=False, tolerance_abs=0.005)
+    def track_npt_volume_fluctuation(self, measured, n_atoms, device, dtype):
+        return self.metric("npt_volume_fluctuation")
+
+    # steps to converge: deterministic on a CPU, a step or two apart on a GPU (float order); 10 % is a
+    # real change of the forces or the optimiser, and a relaxation that no longer converges takes all
+    @declare(kind="count", unit="steps", regression_threshold=0.1)
+    def track_relaxation_steps(self, measured, n_atoms, device, dtype):
+        return self.metric("relax_steps")
+
+    @declare(kind="time", unit="s")
+    def track_relaxation_time(self, measured, n_atoms, device, dtype):
+        """Wall time of the relaxation to relax_fmax (the calculator returns host arrays: synchronised)."""
+        return self.metric("relax_seconds")
 
     # -- noise-free counters, per call (docs/writing-gpu-benchmarks.md, counters) -----------------
     @declare(kind="count", unit="ops")
