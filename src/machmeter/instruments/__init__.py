@@ -7,7 +7,7 @@ _EXPORTS = {
     "gpu": ("MachineInfo", "RunState", "collect_machine_info", "collect_run_state", "decode_throttle_reasons"),
     "memory": ("LeakReport", "MemoryPeak", "leak_check", "track_memory"),
     "nvml": ("nvml_available", "nvml_call", "nvml_handle", "reset_for_tests"),
-    "timer": ("Measurement", "synchronize", "time_callable"),
+    "timer": ("Measurement", "synchronize", "time_callable", "time_phases"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -38,5 +38,6 @@ __all__ = [
     "reset_for_tests",
     "synchronize",
     "time_callable",
+    "time_phases",
     "track_memory",
 ]

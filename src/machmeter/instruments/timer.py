@@ -206,6 +206,21 @@ def _time_host(
     return samples
 
 
+def _timing_device(device: DeviceLike, metadata: dict[str, Any], caller: str) -> torch.device:
+    """The device to time on: a CUDA request without CUDA times on the CPU (noted in ``metadata``)."""
+    requested = _as_device(device)
+    if requested.type == "cuda" and not torch.cuda.is_available():
+        log.warning(
+            "machmeter: %s requested but torch.cuda.is_available() is False: timing on CPU with perf_counter",
+            requested,
+        )
+        metadata["requested_device"] = str(requested)
+        return torch.device("cpu")
+    if requested.type not in ("cpu", "cuda"):
+        raise ValueError(f"{caller} supports cpu and cuda devices, not {requested}")
+    return requested
+
+
 def time_callable(
     fn: Callable[[], Any],
     *,
@@ -227,18 +242,8 @@ def time_callable(
     """
     if not 1 <= min_repeats <= max_repeats:
         raise ValueError(f"need 1 <= min_repeats <= max_repeats, got {min_repeats}, {max_repeats}")
-    requested = _as_device(device)
     metadata: dict[str, Any] = {"torch_version": torch.__version__}
-    if requested.type == "cuda" and not torch.cuda.is_available():
-        log.warning(
-            "machmeter: %s requested but torch.cuda.is_available() is False: timing on CPU with perf_counter",
-            requested,
-        )
-        metadata["requested_device"] = str(requested)
-        requested = torch.device("cpu")
-    elif requested.type not in ("cpu", "cuda"):
-        raise ValueError(f"time_callable supports cpu and cuda devices, not {requested}")
-    device = requested
+    device = _timing_device(device, metadata, "time_callable")
 
     warmups, warmup_seconds = call_repeatedly(fn, warmup_calls, warmup_time, device)
     metadata["warmup_seconds"] = warmup_seconds
@@ -275,3 +280,59 @@ def time_callable(
         label=label,
         metadata=metadata,
     )
+
+
+def time_phases(
+    phases: dict[str, Callable[[], Any]],
+    *,
+    device: DeviceLike = None,
+    warmup_calls: int = 3,
+    min_repeats: int = 10,
+    max_repeats: int = 10_000,
+    target_time: float = 0.5,
+) -> dict[str, Measurement]:
+    """Time the phases of a repeated unit of work separately: one raw sample per phase per repetition.
+
+    Each repetition calls the phases in their order (a training step: forward, backward, optimiser
+    step), each between two device synchronisations read with the host clock, so a phase's sample is
+    its dispatch and its device work to completion, and none of its queued work is charged to the next
+    phase. The synchronisations also remove the overlap a loop has between one phase's kernels and the
+    next one's launches: on a GPU the phases add up to at least the unit's period in a loop, which
+    :func:`time_callable` of the whole unit measures. Repeats until ``target_time`` seconds of phases
+    and at least ``min_repeats`` repetitions, never more than ``max_repeats``.
+    """
+    if not phases:
+        raise ValueError("time_phases needs at least one phase")
+    if not 1 <= min_repeats <= max_repeats:
+        raise ValueError(f"need 1 <= min_repeats <= max_repeats, got {min_repeats}, {max_repeats}")
+    metadata: dict[str, Any] = {"torch_version": torch.__version__}
+    device = _timing_device(device, metadata, "time_phases")
+    calls = list(phases.values())
+
+    def repetition() -> None:
+        for call in calls:
+            call()
+
+    warmups, warmup_seconds = call_repeatedly(repetition, warmup_calls, 0.0, device)
+    metadata["warmup_seconds"] = warmup_seconds
+    sync_cuda = device.type == "cuda"
+    samples: dict[str, list[float]] = {name: [] for name in phases}
+    repetitions = 0
+    measured = 0.0
+    while repetitions < max_repeats and (repetitions < min_repeats or measured < target_time):
+        for name, call in phases.items():
+            t0 = time.perf_counter_ns()
+            call()
+            if sync_cuda:
+                torch.cuda.synchronize(device)
+            seconds = (time.perf_counter_ns() - t0) * 1e-9
+            samples[name].append(seconds)
+            measured += seconds
+        repetitions += 1
+    metadata["measured_calls"] = repetitions
+    method = "cuda_sync_wallclock" if device.type == "cuda" else "perf_counter"
+    return {
+        name: Measurement(samples=phase_samples, method=method, device=str(device), warmup_calls=warmups,
+                          label=name, metadata=dict(metadata))
+        for name, phase_samples in samples.items()
+    }

@@ -6,6 +6,7 @@ from machmeter.suites.embedding import EmbeddingSuite
 from machmeter.suites.md import MDSuite
 from machmeter.suites.run_state import GpuRunStateSuite
 from machmeter.suites.students import TeacherStudentSuite
+from machmeter.suites.training import TrainingStepSuite
 
 __all__ = [
     "METRIC_KINDS",
@@ -14,6 +15,7 @@ __all__ = [
     "MDSuite",
     "MeasuredSuite",
     "TeacherStudentSuite",
+    "TrainingStepSuite",
     "declaration_of",
     "declare",
     "synchronized_timer",
