@@ -3,6 +3,7 @@
 from machmeter.suites.base import MeasuredSuite, synchronized_timer
 from machmeter.suites.declare import METRIC_KINDS, declaration_of, declare
 from machmeter.suites.embedding import EmbeddingSuite
+from machmeter.suites.embedding_students import EmbeddingTeacherStudentSuite
 from machmeter.suites.md import MDSuite
 from machmeter.suites.run_state import GpuRunStateSuite
 from machmeter.suites.students import TeacherStudentSuite
@@ -11,6 +12,7 @@ from machmeter.suites.training import TrainingStepSuite
 __all__ = [
     "METRIC_KINDS",
     "EmbeddingSuite",
+    "EmbeddingTeacherStudentSuite",
     "GpuRunStateSuite",
     "MDSuite",
     "MeasuredSuite",
