@@ -48,6 +48,23 @@ def test_prediction_errors_by_hand():
     assert {k: exact[k] for k in errors_only} == dict.fromkeys(errors_only, 0.0)
 
 
+def test_stress_error_by_hand_and_where_there_is_none():
+    from ase import Atoms, units
+
+    from machmeter.suites.students import predict_stresses, stress_error
+
+    reference = [np.zeros(6), None, np.full(6, 1e-3)]
+    predicted = [np.array([0, 0, 2e-3, 0, 0, 0]), np.ones(6), np.full(6, 1e-3)]
+    assert stress_error(reference, predicted)["stress_error"] == pytest.approx(2e-3 / units.GPa)
+    assert stress_error([None], [np.ones(6)]) == {"stress_error": None,
+                                                  "stress_error__unavailable": stress_error([], [])["stress_error__unavailable"]}
+    # a molecule has no cell to strain: no stress is asked of it
+    molecule = Atoms("Ar2", positions=[[0, 0, 0], [0, 0, 3.8]])
+    bulk = lj_argon(32)
+    stresses = predict_stresses(TorchLennardJones(**ARGON_LJ), [molecule, bulk])
+    assert stresses[0] is None and stresses[1].shape == (6,)
+
+
 def test_force_parity_r2_and_pearson_by_hand():
     from machmeter.suites.students import force_parity
 
@@ -188,7 +205,11 @@ def test_teacher_student_suite_measures_speed_and_accuracy_cost():
     float32_r2 = suite.track_force_r2(measured, "float32")
     assert 1 - 1e-8 < float32_r2 < 1 and suite.track_force_pearson(measured, "float32") > 1 - 1e-8
 
+    float32_stress = suite.track_stress_error(measured, "float32")
+    assert 0 <= float32_stress < 1e-4  # GPa: float32 rounding
+
     suite.setup(measured, "wrong_sigma")
+    assert suite.track_stress_error(measured, "wrong_sigma") > 1e-3  # another sigma, another pressure
     # R² sees the other model; the parity's shortfall is a million times float32's
     assert 1 - suite.track_force_r2(measured, "wrong_sigma") > 1e6 * (1 - float32_r2)
     # a different model is far beyond float32 rounding: the accuracy cost tells them apart

@@ -27,9 +27,11 @@ __all__ = [
     "TEACHER",
     "TeacherStudentSuite",
     "predict",
+    "predict_stresses",
     "prediction_errors",
     "require_runs",
     "require_tf32",
+    "stress_error",
     "tf32_matmul",
     "within",
 ]
@@ -55,6 +57,42 @@ def predict(calculator, structures) -> tuple[list[float], list]:
         energies.append(float(calculator.results["energy"]))
         forces.append(np.asarray(calculator.results["forces"], dtype=np.float64).copy())
     return energies, forces
+
+
+def predict_stresses(calculator, structures) -> list:
+    """The stress (Voigt, eV/A^3, float64) of ``calculator`` on each structure with a 3-D periodic cell,
+    None for the others; all None where the calculator gives no stress."""
+    import numpy as np
+    from ase.calculators.calculator import PropertyNotImplementedError, all_changes
+
+    if "stress" not in getattr(calculator, "implemented_properties", ()):
+        return [None] * len(structures)
+    stresses = []
+    for atoms in structures:
+        if not (all(atoms.pbc) and atoms.cell.rank == 3):
+            stresses.append(None)
+            continue
+        try:
+            calculator.calculate(atoms, ["energy", "forces", "stress"], all_changes)
+        except PropertyNotImplementedError:
+            return [None] * len(structures)
+        stresses.append(np.asarray(calculator.results["stress"], dtype=np.float64).copy())
+    return stresses
+
+
+NO_STRESS = "no structure with a 3-D periodic cell that both models give a stress for"
+
+
+def stress_error(reference_stresses, stresses) -> dict:
+    """``stress_error``: the largest difference of a stress component (GPa) over the structures where
+    both sides have a stress; None, with the reason, where none has."""
+    import numpy as np
+    from ase import units
+
+    pairs = [(r, s) for r, s in zip(reference_stresses, stresses) if r is not None and s is not None]
+    if not pairs:
+        return {"stress_error": None, "stress_error__unavailable": NO_STRESS}
+    return {"stress_error": float(max(np.max(np.abs(s - r)) for r, s in pairs) / units.GPa)}
 
 
 def prediction_errors(reference_energies, reference_forces, energies, forces) -> dict[str, float]:
@@ -242,6 +280,14 @@ class TeacherStudentSuite(MeasuredSuite):
             self._teacher_cache = cached
         return cached[1:]
 
+    def _teacher_stresses(self, teacher, structures) -> list:
+        """The teacher's stresses on the structures, computed once for the whole pass."""
+        cached = getattr(self, "_teacher_stress_cache", None)
+        if cached is None or cached[0] is not teacher:
+            cached = (teacher, predict_stresses(teacher, structures))
+            self._teacher_stress_cache = cached
+        return cached[1]
+
     def _time(self, calculator, atoms, device, label):
         from machmeter.instruments import time_callable
 
@@ -261,10 +307,12 @@ class TeacherStudentSuite(MeasuredSuite):
                          else predict(teacher, data.structures))
             return {"device": device, "speedup": None,
                     "speedup__unavailable": "the teacher is the unit of the students' speedups",
+                    "stress_error": None, "stress_error__unavailable": "the reference data holds no stresses",
                     **prediction_errors(data.energies, data.forces, *predicted)}
 
         calculator = self.make_student(student, torch_device)
         errors = prediction_errors(teacher_energies, teacher_forces, *predict(calculator, structures))
+        errors.update(stress_error(self._teacher_stresses(teacher, structures), predict_stresses(calculator, structures)))
         timing_atoms = self.make_timing_structure(torch_device)
         # the teacher is timed again beside each student: clocks and temperature drift over a pass
         teacher_latency = self._time(teacher, timing_atoms, device, TEACHER)
@@ -306,6 +354,11 @@ class TeacherStudentSuite(MeasuredSuite):
     @declare(kind="accuracy", unit="eV/Å", higher_is_better=False, tolerance_abs=1e-3, tolerance_rel=0.5)
     def track_force_max_error(self, measured, student):
         return self.metric("force_max_error")
+
+    # the stress a student gets wrong moves an NPT cell: the largest component's error, in GPa
+    @declare(kind="accuracy", unit="GPa", higher_is_better=False, tolerance_abs=1e-4, tolerance_rel=0.5)
+    def track_stress_error(self, measured, student):
+        return self.metric("stress_error")
 
     # parity of the force components with the teacher's (the teacher's row: with its reference data).
     # A float32 student sits at 1 - 1e-9, bfloat16 near 1 - 1e-4; a drop of 1e-4 is a worse model.
