@@ -39,8 +39,10 @@ def _report(base: dict, head: dict, wall=(2.90e-3, 3.10e-3)):
     spread = (1.0, 1.003, 0.997)
     points = [_point("time_md_step", commit, level, runs=[level * s for s in spread])
               for commit, level in ((BASE, wall[0]), (HEAD, wall[1]))]
-    points += [_point(method, BASE, value) for method, value in base.items()]
-    points += [_point(method, HEAD, value) for method, value in head.items()]
+    # a list is that counter's value in each run (machmeter run-pr's archive), its median asv's value
+    for commit, values in ((BASE, base), (HEAD, head)):
+        points += [_point(method, commit, sorted(value)[len(value) // 2], runs=list(value)) if isinstance(value, list)
+                   else _point(method, commit, value) for method, value in values.items()]
     series = build_series(ResultSet(INFOS, {}, points, []), [BASE, HEAD], MachmeterConfig())
     return check_revisions(series, BASE, HEAD, MachmeterConfig(), [])
 
@@ -99,3 +101,24 @@ def test_a_throughput_drop_is_explained_as_its_wall_time_and_on_a_cpu_aten_ops_o
     report = check_revisions(series, BASE, HEAD, MachmeterConfig(), [])
     [rate] = [c for c in report.regressions if c.kind == "throughput"]
     assert rate.explanation == "wall +25%, aten ops 57 -> 60: more operators dispatched"
+
+
+def test_a_count_that_varies_between_runs_is_judged_on_its_runs_and_explains_only_when_it_moved():
+    """On an H200 an MD step's kernels per call came out 135.6 in one run and 135.3 in the next (the
+    profiled window catches a neighbour-list rebuild or not): identical code must not read as a change,
+    and one extra kernel per call must."""
+    from machmeter.detect.explain import explain
+
+    base_runs, same_runs, one_more = [135.6, 135.3, 135.6], [135.3, 135.3, 135.6], [136.4, 136.6, 136.3]
+    same = _report({"track_kernels_per_call": base_runs}, {"track_kernels_per_call": same_runs})
+    assert not [c for c in same.regressions + same.improvements if c.benchmark.endswith("track_kernels_per_call")]
+    slower = _report({"track_kernels_per_call": base_runs}, {"track_kernels_per_call": one_more})
+    [kernels] = [c for c in slower.regressions if c.benchmark.endswith("track_kernels_per_call")]
+    assert kernels.method == "runs-t" and kernels.confidence >= 0.95
+    # the explanation follows the verdict, not the two numbers
+    text = explain(0.1, {"track_kernels_per_call": 135.6}, {"track_kernels_per_call": 135.3}, changed=set())
+    assert text.endswith("counters unchanged: host side or noise")
+    # a count every run agrees on stays exact: one kernel more is a fact
+    exact = _report({"track_kernels_per_call": [134.0, 134.0]}, {"track_kernels_per_call": [135.0, 135.0]})
+    [fact] = [c for c in exact.regressions if c.benchmark.endswith("track_kernels_per_call")]
+    assert fact.method != "runs-t"

@@ -161,6 +161,16 @@ def is_run_tested(series: Series) -> bool:
     return kind.noisy and kind.judged_by == BY_THRESHOLD
 
 
+def count_varies_between_runs(series: Series, before_runs: list[float], after_runs: list[float]) -> bool:
+    """Whether an exact kind's runs disagree with each other on one side: a count per call that depends
+    on where the profiled window fell (an MD step rebuilds its neighbour list every few steps: 135.6
+    kernels per call in one run, 135.3 in the next, on an H200) is judged on its runs like a timing, not
+    as an exact fact; a count every run agrees on stays exact."""
+    kind = KINDS[series.meaning.kind]
+    return (not kind.noisy and kind.judged_by == BY_THRESHOLD
+            and (len(set(before_runs)) > 1 or len(set(after_runs)) > 1))
+
+
 def _run_values(point) -> list[float]:
     """The values of a commit's runs: each archived run (machmeter run-pr), else asv's one value."""
     values = point.runs if point.runs else [point.value]
@@ -204,9 +214,10 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
         policy = series_policy(series, config)
         noise = noises.get(series.key) if is_noisy(series) else None
         measured = all(p is not None and is_measured(p.value) for p in (before, after))
-        if measured and is_run_tested(series):
+        if measured:
             before_runs, after_runs = _run_values(before), _run_values(after)
-            if before_runs and after_runs:
+            if before_runs and after_runs and (is_run_tested(series)
+                                               or count_varies_between_runs(series, before_runs, after_runs)):
                 evidence = run_evidence(before_runs, after_runs, series.meaning.kind, noise)
                 prior_only += evidence.method == "prior"
                 tested.append((series, evidence, policy))
@@ -286,6 +297,13 @@ def explain_changes(report: CheckReport, series_list: list[Series], base: str, h
                 sides[point.commit][method] = point.value
         if method == KERNEL_TIME:
             kernel_time_thresholds[where] = series_policy(series, config).threshold
+    # the counters this comparison judged moved: a counter that moved by less than its runs' spread
+    # (or its threshold) did not, whatever the two values say
+    judged = set()
+    for change in (*report.regressions, *report.improvements, *report.acknowledged):
+        suite, method = _suite_of(change.benchmark)
+        if method in COUNTER_BENCHMARKS:
+            judged.add(((suite, tuple(change.params.items()), change.machine, change.env_name), method))
     for change in (*report.regressions, *report.improvements, *report.acknowledged, *report.inconclusive):
         suite, method = _suite_of(change.benchmark)
         if change.kind not in EXPLAINED_KINDS or method in COUNTER_BENCHMARKS:
@@ -298,7 +316,8 @@ def explain_changes(report: CheckReport, series_list: list[Series], base: str, h
         if None in tables:
             tables = [None, None]
         change.explanation = explain(wall, sides[base], sides[head], *tables,
-                                     kernel_time_threshold=kernel_time_thresholds.get(where, KERNEL_TIME_THRESHOLD))
+                                     kernel_time_threshold=kernel_time_thresholds.get(where, KERNEL_TIME_THRESHOLD),
+                                     changed={method for method in COUNTER_BENCHMARKS if (where, method) in judged})
 
 
 def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | None, policy, confidence: float,
