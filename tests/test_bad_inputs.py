@@ -9,7 +9,7 @@ import pytest
 
 from machmeter import cli
 from machmeter.errors import ResultsError
-from machmeter.results import MAX_JSON_DEPTH, _read_json, read_result_file
+from machmeter.results import MAX_JSON_DEPTH, read_json_file, read_result_file
 
 
 def test_an_internal_error_is_one_line_and_exit_3(monkeypatch, capsys):
@@ -36,21 +36,21 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "x.json"
     os.mkfifo(fifo)
     with pytest.raises(ResultsError, match="not a regular file"):
-        _read_json(str(fifo))
+        read_json_file(str(fifo))
 
 
 def test_a_symlink_to_dev_zero_is_refused(tmp_path):
     link = tmp_path / "x.json"
     link.symlink_to("/dev/zero")
     with pytest.raises(ResultsError, match="not a regular file"):
-        _read_json(str(link))
+        read_json_file(str(link))
 
 
 def test_deep_nesting_is_refused_without_recursion_error(tmp_path):
     deep = tmp_path / "x.json"
     deep.write_text("[" * 200_000 + "]" * 200_000)
     with pytest.raises(ResultsError, match=f"more than {MAX_JSON_DEPTH} levels"):
-        _read_json(str(deep))
+        read_json_file(str(deep))
 
 
 def _result_file(tmp_path, **overrides):

@@ -112,3 +112,17 @@ def test_the_trace_folder_reads_each_table_once_and_warns_once(tmp_path):
 def test_traces_go_with_a_comparison(project, capsys):
     assert main(["check", "--config", str(project / "asv.conf.json"), "--history", "--traces", "x"]) == 2
     assert "--traces goes with --base/--head" in capsys.readouterr().err
+
+
+def test_run_prs_own_trace_folder_is_read_without_warnings_for_what_it_does_not_hold(tmp_path):
+    # run-pr keeps the traces of the suites it confirmed only: another suite's missing table, or a
+    # commit it never traced, is no news there (a folder asked for by name still warns)
+    (tmp_path / "aaaaaaaa").mkdir()
+    implicit = TraceFolder(str(tmp_path), implicit=True)
+    assert implicit.kernels("a" * 40, "md.MD", {}) is None and implicit.kernels("b" * 40, "md.MD", {}) is None
+    assert implicit.trace("a" * 40, "md.MD", {}) is None
+    assert implicit.warnings == []
+    asked = TraceFolder(str(tmp_path))
+    asked.kernels("a" * 40, "md.MD", {})
+    asked.kernels("b" * 40, "md.MD", {})
+    assert len(asked.warnings) == 2

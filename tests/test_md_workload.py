@@ -160,7 +160,7 @@ def test_npt_holds_the_volume_of_argon_near_its_equilibrium_and_reports_the_pres
     assert 0 < report.volume_fluctuation < 0.02 and abs(report.volume_drift) < 0.05
     assert report.mean_volume_A3 == pytest.approx(atoms.get_volume(), rel=0.05)
     assert report.pressure_deviation_GPa == pytest.approx(abs(report.mean_pressure_GPa - 1e-4))
-    # the pressure a run reports is the one ASE's stress gives at its last step
+    # the pressure a run reports at its start is the one ASE's stress gives for the structure it started from
     work = atoms.copy()
     work.calc = _lj()
     pressure = -np.mean(work.get_stress(include_ideal_gas=True)[:3]) / units.GPa

@@ -115,7 +115,7 @@ def test_a_real_slowdown_fails_after_confirmation(project):
     assert _runs_archived(project, project["slow"]) == 3
     assert _runs_archived(project, project["base"]) == 6
     # the confirmation runs kept their profiled window's trace beside the results, and the report links it
-    traces = {side: f".asv/results/box/traces/{project[side][:8]}/bench_model.Model_scale=1.trace.json"
+    traces = {side: f".asv/traces/box/{project[side][:8]}/bench_model.Model_scale=1.trace.json"
               for side in ("base", "slow")}
     assert step["traces"] == {"base": traces["base"], "head": traces["slow"]}
     for path in traces.values():

@@ -79,7 +79,7 @@ def site(tmp_path_factory):
     recorded = subprocess.run([sys.executable, "-m", "machmeter", "machine", "--machine", "box"], cwd=repo, env=env,
                               capture_output=True, text=True)
     assert recorded.returncode == 0, recorded.stderr
-    traces = repo / ".asv" / "results" / "box" / "traces"
+    traces = repo / ".asv" / "traces" / "box"
     run = subprocess.run([sys.executable, "-m", "asv", "run", "--machine", "box", "--quick", "ALL"], cwd=repo,
                          env={**env, "MACHMETER_TRACE_DIR": str(traces)}, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -138,7 +138,7 @@ def test_collect_traces_takes_what_the_site_can_carry_and_says_what_it_left_out(
     from machmeter.site.data import Commits
 
     on_site, elsewhere = "ab12cd34" + "0" * 32, "ffffffff" + "0" * 32
-    folder = tmp_path / "box" / "traces"
+    folder = tmp_path / "traces" / "box"  # beside the results folder, tmp_path / "results"
     for commit in (on_site, elsewhere):
         (folder / commit[:8]).mkdir(parents=True)
     good = folder / on_site[:8]
@@ -149,10 +149,19 @@ def test_collect_traces_takes_what_the_site_can_carry_and_says_what_it_left_out(
     (good / "bench.Sim_n=3.kernels.json").write_text(json.dumps({"name": "bench.Sim(n=3)"}))
     (good / "bench.Sim_n=3.trace.json").write_text("x" * 100)
     (folder / elsewhere[:8] / "bench.Sim_n=1.kernels.json").write_text(json.dumps({"name": "bench.Sim(n=1)"}))
+    # a link to a file elsewhere is never published, a FIFO never read, a file where a folder should be skipped
+    (good / "bench.Sim_n=4.kernels.json").write_text(json.dumps({"name": "bench.Sim(n=4)"}))
+    (good / "bench.Sim_n=4.trace.json").symlink_to("/etc/hostname")
+    os.mkfifo(good / "bench.Sim_n=5.kernels.json")
+    (good / "bench.Sim_n=5.trace.json").write_text("{}")
+    (folder / "abcdef12").write_text("not a folder")
     monkeypatch.setattr(profiles, "TRACE_SIZE_LIMIT", 50)
-    commits = Commits(hashes=[on_site], dates=[0], subjects=[""], authors=[""], branch_length=1, from_repository=False)
-    links, warnings = profiles.collect_traces(str(tmp_path), ["box", "no-traces"], commits)
+    other = "abcdef12" + "1" * 32
+    commits = Commits(hashes=[on_site, other], dates=[0, 0], subjects=["", ""], authors=["", ""], branch_length=2,
+                      from_repository=False)
+    links, warnings = profiles.collect_traces(str(tmp_path / "results"), ["box", "no-traces"], commits)
     assert [(link.suite, link.params, link.commit) for link in links] == [("benchmarks.bench.Sim", "n=1, d=cuda", on_site)]
-    assert len(warnings) == 2
-    assert "bench.Sim_n=2.kernels.json: not a trace's top-kernels table" in warnings[0]
+    assert len(warnings) == 4, warnings
+    assert "bench.Sim_n=2.kernels.json: not valid JSON" in warnings[0]
     assert "bench.Sim_n=3.trace.json" in warnings[1] and "more than the site carries" in warnings[1]
+    assert all("not a regular file (a link?)" in w for w in warnings[2:])

@@ -80,6 +80,11 @@ def test_force_parity_r2_and_pearson_by_hand():
     parity = force_parity(reference, noisy)
     assert parity["force_r2"] == pytest.approx(1 - 0.03 / np.sum((reference - mean) ** 2))
     assert parity["force_pearson"] == pytest.approx(np.corrcoef(reference.ravel(), noisy.ravel())[0, 1])
+    # forces that cancel by symmetry, up to float noise, do not vary: no parity, not R² = -5e29
+    symmetric = np.full((4, 3), 1e-17) * np.array([[1.0], [-1.0], [1.0], [-1.0]])
+    assert force_parity(symmetric, symmetric + 0.01)["force_r2"] is None
+    blown_up = force_parity(reference, np.full_like(reference, np.nan))
+    assert math.isnan(blown_up["force_r2"]) and math.isnan(blown_up["force_pearson"])
     flat = force_parity(reference, np.zeros_like(reference))
     assert flat["force_pearson"] is None and "predicted forces are all equal" in flat["force_pearson__unavailable"]
 

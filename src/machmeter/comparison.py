@@ -140,7 +140,9 @@ class TraceFolder:
         wanted = window_stem(window) + suffix
         found = [name for name in names if name == wanted or name.endswith("." + wanted)]
         if not found:
-            if suffix == KERNELS_SUFFIX:  # a trace is a link when there is one, never a warning
+            # a trace is a link when there is one, never a warning; run-pr's folder holds only the
+            # suites it confirmed, so a table missing there is no news either
+            if suffix == KERNELS_SUFFIX and not self.implicit:
                 self._warn(f"{os.path.join(folder, '*' + wanted)}: no top-kernels table of {window}: kernels not named")
             return None
         return os.path.join(folder, found[0])
@@ -228,5 +230,7 @@ def attach_traces(report: CheckReport, folder: TraceFolder, base: str, head: str
 
 
 def _shown_path(path: str, root: str) -> str:
-    relative = os.path.relpath(path, root)
-    return path if relative.startswith(os.pardir) else relative.replace(os.sep, "/")
+    path, root = os.path.abspath(path), os.path.abspath(root)
+    if os.path.commonpath([path, root]) != root:
+        return path
+    return os.path.relpath(path, root).replace(os.sep, "/")

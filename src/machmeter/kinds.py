@@ -65,7 +65,7 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in _TABLE}
 
 # A change that equals a threshold to three significant digits meets it. Thresholds are round numbers
 # ("2 %"), and a step of exactly 2 % measured through float medians (of rounded bytes, of values with
-# 1e-6 jitter) comes out as 1.9999 % about half the time: on labelled histories a third of the 2 %
+# 1e-6 jitter) comes out as 1.9999 % about half the time: on labelled histories about half of the 2 %
 # memory and accuracy steps, noiseless to the eye, went unreported for that alone.
 THRESHOLD_ROUNDING = 1e-3
 

@@ -12,7 +12,7 @@ Confirmation: a regression found in the first rounds is measured again (only tho
 head alternated, ``confirm_rounds`` more rounds) and the comparison is made once more on all runs; only
 what survives fails the job. Its cost is reported. Those runs also keep their profiled window's Chrome
 trace and top-kernels table (``MACHMETER_TRACE_DIR``, unless the caller set it, pointed at
-``<results>/<machine>/traces``): the report links them and the explanations name kernels.
+``traces/<machine>`` beside the results folder): the report links them and the explanations name kernels.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def _json_depth(raw: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
-def _read_json(path: str):
+def read_json_file(path: str):
     """The JSON in ``path``, a regular file within the size and nesting limits (asv's bare NaN accepted)."""
     try:
         status = os.stat(path)  # follows a symlink: what counts is what would be read
@@ -197,7 +197,7 @@ def _check_result_row(path: str, name: str, row: dict, param_values: list) -> No
 
 def load_benchmarks(results_dir: str) -> dict[str, BenchmarkInfo]:
     path = os.path.join(results_dir, "benchmarks.json")
-    data = _read_json(path)
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise ResultsError(path, "expected a JSON object of benchmarks")
     benchmarks = {}
@@ -262,7 +262,7 @@ def benchmark_info(benchmarks: dict[str, BenchmarkInfo], name: str) -> Benchmark
 
 def load_machine(results_dir: str, machine: str) -> dict:
     path = os.path.join(results_dir, machine, "machine.json")
-    data = _read_json(path)
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise ResultsError(path, "expected a JSON object")
     return data
@@ -397,7 +397,7 @@ def _parameter_names(info: BenchmarkInfo | None, param_values: list) -> list[str
 
 
 def _read_result_file(path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None) -> ResultFile:
-    return _parse_result_data(_read_json(path), path, benchmarks, machine)
+    return _parse_result_data(read_json_file(path), path, benchmarks, machine)
 
 
 def _parse_result_data(data, path: str, benchmarks: dict[str, BenchmarkInfo], machine: str | None) -> ResultFile:
@@ -492,7 +492,7 @@ def archive_run(result_path: str, since_ms: int | None = None) -> int:
     those again would count one run twice."""
     from machmeter.fileio import write_text_atomic
 
-    data = _read_json(result_path)
+    data = read_json_file(result_path)
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise ResultsError(result_path, "expected an asv result object")
     if since_ms is not None:

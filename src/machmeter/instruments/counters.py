@@ -23,9 +23,9 @@ suites name it by class and parameters) also leaves its Chrome trace and a top-k
 ``<dir>/<commit>/<name>.trace.json`` and ``.kernels.json`` (``<commit>``: the first 8 digits of the
 ``ASV_COMMIT`` asv sets in its benchmark processes, else ``no-commit``). The window is the one counted
 anyway, so the switch adds only the writing, still outside timing. ``machmeter run-pr`` sets it for the
-runs that confirm a flagged benchmark, to :func:`results_trace_folder` (``<results>/<machine>/traces``:
-next to the results, so a pull request's artifact and the site carry them; asv reads only folders with
-a ``machine.json`` and files ending ``.json`` at a machine folder's top, so it never sees them).
+runs that confirm a flagged benchmark, to :func:`results_trace_folder` (``traces/<machine>`` beside the
+results folder, ``.asv/traces/<machine>`` for asv's default: outside it, since asv walks every folder
+under its results and complains of each that has no machine.json).
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ RESULTS_TRACE_FOLDER = "traces"
 
 
 def results_trace_folder(results_dir: str, machine: str) -> str:
-    """Where the traces of ``machine``'s runs live beside its results (run-pr's, the site's default)."""
-    return os.path.join(results_dir, machine, RESULTS_TRACE_FOLDER)
+    """Where the traces of ``machine``'s runs live beside the results folder (run-pr's, the site's and
+    check's default): ``<results>/../traces/<machine>``."""
+    return os.path.join(os.path.dirname(os.path.abspath(results_dir)), RESULTS_TRACE_FOLDER, machine)
 
 
 @dataclass

@@ -562,17 +562,25 @@ def _write_profiles(data: SiteData, folder: str) -> int:
         _dump(os.path.join(folder, "data", "split", f"{split.id}.json"),
               {"x": split.positions, "gpu": split.gpu_us, "host": split.host_us})
         written += 1
-    copied: dict[str, str] = {}
+    copied: dict[str, str | None] = {}
     for profile in data.profiles.values():
+        kept = []
         for link in profile.traces:
-            for source, attribute in ((link.source, "href"), (link.kernels_source, "kernels_href")):
+            for source in (link.source, link.kernels_source):
                 if source not in copied:
                     relative = "/".join(("traces", short_id(link.machine), link.commit[:8], os.path.basename(source)))
                     os.makedirs(os.path.join(folder, os.path.dirname(relative)), exist_ok=True)
-                    shutil.copyfile(source, os.path.join(folder, relative))
-                    copied[source] = relative
-                    written += 1
-                setattr(link, attribute, copied[source])
+                    try:
+                        shutil.copyfile(source, os.path.join(folder, relative), follow_symlinks=False)
+                        copied[source] = relative
+                        written += 1
+                    except OSError as error:  # unreadable, or gone since it was listed: one trace fewer
+                        copied[source] = None
+                        data.warnings.append(f"{source}: cannot be copied into the site ({error.strerror or error}): left out")
+            link.href, link.kernels_href = copied[link.source], copied[link.kernels_source]
+            if link.href and link.kernels_href:
+                kept.append(link)
+        profile.traces = kept
     return written
 
 

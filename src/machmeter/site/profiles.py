@@ -5,7 +5,7 @@
   stores, ``track_gpu_kernel_time_per_call`` and ``track_gpu_busy_fraction`` (kernel time / wall).
 - **The counters of a suite**: links from each of its benchmark pages to the pages of its counter series.
 - **Profiler traces**: the Chrome traces (and top-kernels tables) that runs left beside the results,
-  ``<results>/<machine>/traces/<first 8 of commit>/`` (run-pr's confirmation runs, or any run with
+  ``traces/<machine>/<first 8 of commit>/`` beside the results folder (run-pr's confirmation runs, or any run with
   ``MACHMETER_TRACE_DIR`` pointed there), listed on the pages of their suite and copied into the site.
 
 Prepared here from the site's data and the traces folders; ``build.py`` writes the files and the
@@ -15,10 +15,10 @@ come from the results.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 
 from machmeter.detect.explain import KERNEL_TIME
@@ -123,36 +123,62 @@ def collect_traces(results_dir: str, machines, commits, newest: int = TRACE_COMM
     for machine in sorted(machines):
         folder = results_trace_folder(results_dir, machine)
         try:
-            names = sorted(name for name in os.listdir(folder) if _COMMIT_FOLDER.fullmatch(name) and name in at_of)
+            names = sorted(name for name in os.listdir(folder) if _COMMIT_FOLDER.fullmatch(name) and name in at_of
+                           and _is_plain(os.path.join(folder, name), stat.S_ISDIR))
         except OSError:
             continue  # no traces for this machine: the usual case
         names.sort(key=lambda name: at_of[name][0], reverse=True)
         for name in names[:newest]:
             at, commit = at_of[name]
             commit_folder = os.path.join(folder, name)
-            for table in sorted(os.listdir(commit_folder)):
+            try:
+                tables = sorted(os.listdir(commit_folder))
+            except OSError as error:
+                warnings.append(f"{commit_folder}: cannot be listed ({error.strerror or error}): its traces are left out")
+                continue
+            for table in tables:
                 if not (table.endswith(KERNELS_SUFFIX) and _FILE_NAME.fullmatch(table)):
                     continue
-                stem = table[:-len(KERNELS_SUFFIX)]
-                trace = os.path.join(commit_folder, stem + TRACE_SUFFIX)
-                kernels = os.path.join(commit_folder, table)
-                try:
-                    size = os.path.getsize(trace)
-                    with open(kernels, encoding="utf-8") as stream:
-                        window = json.load(stream).get("name")
-                except (OSError, ValueError, AttributeError) as error:
-                    warnings.append(f"{kernels}: not a trace's top-kernels table ({error}): its trace is left out")
-                    continue
-                if not isinstance(window, str) or not window:
-                    warnings.append(f"{kernels}: names no profiled window: its trace is left out")
-                    continue
-                if size > TRACE_SIZE_LIMIT:
-                    warnings.append(f"{trace}: {size / 2**20:.0f} MiB, more than the site carries "
-                                    f"({TRACE_SIZE_LIMIT // 2**20} MiB): left out")
-                    continue
-                suite, params = _window(window)
-                links.append(TraceLink(machine, commit, at, suite, params, trace, kernels))
+                link = _trace_link(machine, commit, at, commit_folder, table[:-len(KERNELS_SUFFIX)], warnings)
+                if link is not None:
+                    links.append(link)
     return links, warnings
+
+
+def _is_plain(path: str, kind=stat.S_ISREG) -> bool:
+    """Whether ``path`` is itself a regular file (or, with ``stat.S_ISDIR``, a folder), not a link to one:
+    what the site copies is what the runs wrote, never a file a link points at (``/etc/...``), a FIFO
+    that blocks the build or a device that never ends."""
+    try:
+        return kind(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _trace_link(machine: str, commit: str, at: int, folder: str, stem: str, warnings: list[str]) -> TraceLink | None:
+    from machmeter.errors import MachmeterError
+    from machmeter.results import read_json_file
+
+    trace, kernels = os.path.join(folder, stem + TRACE_SUFFIX), os.path.join(folder, stem + KERNELS_SUFFIX)
+    if not (_is_plain(trace) and _is_plain(kernels)):
+        warnings.append(f"{kernels}: its table or trace is not a regular file (a link?): left out")
+        return None
+    try:
+        window = read_json_file(kernels)
+    except MachmeterError as error:
+        warnings.append(f"{error}: its trace is left out")
+        return None
+    window = window.get("name") if isinstance(window, dict) else None
+    if not isinstance(window, str) or not window:
+        warnings.append(f"{kernels}: names no profiled window: its trace is left out")
+        return None
+    size = os.lstat(trace).st_size
+    if size > TRACE_SIZE_LIMIT:
+        warnings.append(f"{trace}: {size / 2**20:.0f} MiB, more than the site carries "
+                        f"({TRACE_SIZE_LIMIT // 2**20} MiB): left out")
+        return None
+    suite, params = _window(window)
+    return TraceLink(machine, commit, at, suite, params, trace, kernels)
 
 
 def _same_suite(window_suite: str, suite: str) -> bool:

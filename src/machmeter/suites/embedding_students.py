@@ -133,13 +133,23 @@ def probe_scores(embeddings, labels, folds: int = PROBE_FOLDS, l2: float = PROBE
 PROBE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
+def _inference(forward, inputs):
+    """A call of ``forward`` on ``inputs`` without autograd, for the timed calls and the profiled window
+    alike: a model whose parameters require grad would otherwise keep activations, and may pick other
+    kernels, in one and not the other."""
+    import torch
+
+    def call():
+        with torch.inference_mode():
+            return forward(inputs)
+
+    return call
+
+
 def _random_proteins(lengths: list[int], seed: int) -> list[str]:
-    import numpy as np
+    from machmeter.workloads.esm import random_protein_sequences
 
-    from machmeter.workloads.esm import AMINO_ACIDS
-
-    rng = np.random.default_rng(seed)
-    return ["".join(rng.choice(list(AMINO_ACIDS), size=length)) for length in lengths]
+    return [random_protein_sequences(1, length, seed=seed + i)[0] for i, length in enumerate(lengths)]
 
 
 # -- the suite -------------------------------------------------------------------------------------
@@ -203,14 +213,8 @@ class EmbeddingTeacherStudentSuite(MeasuredSuite):
     def _time(self, model: Embedder, inputs, device: str, label: str):
         from machmeter.instruments import time_callable
 
-        def call():
-            return model.forward(inputs)
-
-        import torch
-
-        with torch.inference_mode():
-            return time_callable(call, device=device, warmup_calls=self.warmup_calls,
-                                 min_repeats=self.timing_min_calls, target_time=self.timing_target_time, label=label)
+        return time_callable(_inference(model.forward, inputs), device=device, warmup_calls=self.warmup_calls,
+                             min_repeats=self.timing_min_calls, target_time=self.timing_target_time, label=label)
 
     def measure(self, student):
         import numpy as np
@@ -247,7 +251,7 @@ class EmbeddingTeacherStudentSuite(MeasuredSuite):
         # the teacher again beside each student: clocks and temperature drift over a pass
         teacher_latency = self._time(teacher, teacher_inputs, device, TEACHER)
         student_latency = self._time(model, student_inputs, device, student)
-        counters = self.counter_metrics(lambda: model.forward(student_inputs), device, student_latency.mean)
+        counters = self.counter_metrics(_inference(model.forward, student_inputs), device, student_latency.mean)
         return {
             **counters, **metrics,
             "speedup": teacher_latency.median / student_latency.median,

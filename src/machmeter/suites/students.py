@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import math
 from typing import Callable, ClassVar
 
 from machmeter.suites.base import MeasuredSuite, require_device, resolved_device
@@ -127,6 +128,7 @@ def prediction_errors(reference_energies, reference_forces, energies, forces) ->
 
 
 PARITY_UNDEFINED = "the reference forces are all equal: R² and Pearson's r are undefined"
+PARITY_MIN_SPREAD = 1e-10  # eV/A: a million times float64's rounding of a 1 eV/A force
 
 
 def force_parity(reference, predicted) -> dict:
@@ -139,9 +141,13 @@ def force_parity(reference, predicted) -> dict:
 
     reference, predicted = np.ravel(reference), np.ravel(predicted)
     total = float(np.sum((reference - reference.mean()) ** 2))
-    if total == 0.0:
+    # forces that cancel by symmetry come out 1e-17 eV/A, not 0: components that vary by less than
+    # PARITY_MIN_SPREAD carry no signal to correlate with
+    if not math.sqrt(total / max(1, reference.size)) > PARITY_MIN_SPREAD:
         return {"force_r2": None, "force_r2__unavailable": PARITY_UNDEFINED,
                 "force_pearson": None, "force_pearson__unavailable": PARITY_UNDEFINED}
+    if not np.all(np.isfinite(predicted)):  # a model that blew up: its parity is NaN, as its errors are
+        return {"force_r2": math.nan, "force_pearson": math.nan}
     r2 = 1.0 - float(np.sum((predicted - reference) ** 2)) / total
     spread = float(np.std(predicted))
     pearson = float(np.corrcoef(reference, predicted)[0, 1]) if spread > 0 else None
