@@ -20,7 +20,7 @@ from machmeter.instruments.counters import (KERNELS_SUFFIX, TRACE_DIR_ENV, TRACE
 from machmeter.project import AsvProject
 from machmeter.results import load_results, parameter_value, result_commit_prefixes_by_machine
 from machmeter.repository import commit_hash, commit_order, commits_between, refuse_option
-from machmeter.series import Series, build_series
+from machmeter.series import Series, build_series, suite_of
 from machmeter.triage import acknowledgements_for_pull_request, load_triage
 
 
@@ -223,7 +223,7 @@ def attach_traces(report: CheckReport, folder: TraceFolder, base: str, head: str
     that ``folder`` holds (paths relative to the project's root where they are inside it: so they read
     the same in a pull request's artifact)."""
     for change in (*report.regressions, *report.improvements, *report.acknowledged, *report.inconclusive):
-        suite = change.benchmark.rpartition(".")[0]
+        suite = suite_of(change.benchmark)
         found = {side: folder.trace(commit, suite, change.params) for side, commit in (("base", base), ("head", head))}
         found = {side: _shown_path(path, root) for side, path in found.items() if path}
         change.traces = found or None

@@ -17,6 +17,12 @@ from machmeter.results import BenchmarkInfo, ResultPoint, ResultSet, benchmark_i
 from machmeter.targets import Target, declared_target
 
 
+def suite_of(benchmark: str) -> str:
+    """``md.MD.time_md_step`` -> ``md.MD``: a suite's series share its class, its counters and its
+    profiled window (and with it the window's trace)."""
+    return benchmark.rpartition(".")[0]
+
+
 def series_label(benchmark: str, params: dict[str, str]) -> str:
     """How a series is named to people: ``bench.Class.track_x(n_atoms=512, device='cuda')``."""
     if not params:

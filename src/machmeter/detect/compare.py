@@ -312,7 +312,7 @@ def _passes_threshold(diff: float, change: float, policy: Policy) -> tuple[bool,
         if abs(diff) <= policy.tolerance_abs:
             return False, limit
     if policy.noise is not None and policy.noise.floor > policy.threshold:
-        return diff != 0 and abs(change) >= policy.noise.floor, policy.noise.describe()
+        return diff != 0 and meets_threshold(change, policy.noise.floor), policy.noise.describe()
     return diff != 0 and meets_threshold(change, policy.threshold), limit
 
 

@@ -16,7 +16,7 @@ from machmeter.detect.runs import adjust_p_values, prior_floor, run_evidence
 from machmeter.detect.shifts import EnvironmentShift, fold_environment_shifts
 from machmeter.targets import TargetVerdict, judge_target, target_for
 from machmeter.kinds import BY_THRESHOLD, BY_TOLERANCE, KINDS, beyond_tolerance, meets_threshold, worse, worse_by
-from machmeter.series import Series, SeriesKey, is_measured, meaning_warnings, series_label
+from machmeter.series import Series, SeriesKey, is_measured, meaning_warnings, series_label, suite_of
 from machmeter.triage import Acknowledgement, acknowledgement_for
 
 REGRESSION, IMPROVEMENT = "regression", "improvement"
@@ -268,8 +268,7 @@ KernelTables = Callable[[str, str, dict[str, str]], "list[dict] | None"]
 
 def _suite_of(benchmark: str) -> tuple[str, str]:
     """``bench.MD.time_md_step`` -> (``bench.MD``, ``time_md_step``): a suite's series share a class."""
-    suite, _, method = benchmark.rpartition(".")
-    return suite, method
+    return suite_of(benchmark), benchmark.rpartition(".")[2]
 
 
 def explain_changes(report: CheckReport, series_list: list[Series], base: str, head: str,

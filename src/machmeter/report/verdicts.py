@@ -20,7 +20,7 @@ from machmeter.detect.shifts import EnvironmentShift
 from machmeter.targets import TargetVerdict
 from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
-from machmeter.series import series_label
+from machmeter.series import series_label, suite_of
 
 MARKER = "<!-- machmeter -->"
 
@@ -251,7 +251,7 @@ def traced_suites(report: CheckReport) -> list[tuple[str, dict, str, dict[str, s
     for change in (*report.regressions, *report.inconclusive, *report.acknowledged, *report.improvements):
         if not change.traces:
             continue
-        suite = change.benchmark.rpartition(".")[0] or change.benchmark
+        suite = suite_of(change.benchmark) or change.benchmark
         key = (suite, tuple(change.params.items()), change.machine)
         if key not in seen:
             seen.add(key)

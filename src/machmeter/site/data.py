@@ -19,7 +19,7 @@ from machmeter.detect.compare import Policy
 from machmeter.detect.engine import (IMPROVEMENT, REGRESSION, Change, history_reports, is_noisy,
                                      regression_still_open, series_policy)
 from machmeter.detect.noise import run_to_run_noise
-from machmeter.kinds import KINDS, worse_by
+from machmeter.kinds import KINDS, THRESHOLD_ROUNDING, worse_by
 from machmeter.fingerprint import GPU_FIELDS, HOST_FIELDS
 from machmeter.history import History
 from machmeter.report.units import format_value
@@ -319,14 +319,18 @@ def _history_part(series: Series, position: dict[str, int], branch_length: int) 
 def compare_policy(policy: Policy) -> dict:
     """What the compare page judges a series by, as data for its script (which re-derives nothing):
     the rule of the kind (``machmeter.kinds``: "threshold", "tolerance", or None: never judged), the
-    direction, the check's threshold (None where infinite), its tolerances and the noise floor."""
+    direction, the check's threshold (None where infinite), its tolerances and the noise floor. The
+    threshold and the floor are sent as the limits the check applies (``kinds.meets_threshold``: equal
+    to three significant digits meets them), so that the page's "at least" is the check's."""
+    met = 1.0 - THRESHOLD_ROUNDING
     return {
         "judged_by": KINDS[policy.kind].judged_by,
         "higher_is_better": policy.higher_is_better,
-        "threshold": policy.threshold if math.isfinite(policy.threshold) else None,
+        "threshold": policy.threshold * met if math.isfinite(policy.threshold) else None,
         "tolerance_abs": policy.tolerance_abs,
         "tolerance_rel": policy.tolerance_rel,
-        "noise_floor": policy.noise.floor if policy.noise is not None and math.isfinite(policy.noise.floor) else None,
+        "noise_floor": (policy.noise.floor * met if policy.noise is not None and math.isfinite(policy.noise.floor)
+                        else None),
     }
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from machmeter.detect.explain import KERNEL_TIME
 from machmeter.instruments.counters import KERNELS_SUFFIX, TRACE_SUFFIX, results_trace_folder
+from machmeter.series import suite_of
 
 BUSY_FRACTION = "track_gpu_busy_fraction"
 # a suite's counter series, as its pages link them
@@ -32,11 +33,6 @@ TRACE_COMMITS = 20                 # per machine, the newest commits whose trace
 TRACE_SIZE_LIMIT = 64 * 2**20      # a trace larger than this stays out of the site (with a warning)
 _COMMIT_FOLDER = re.compile(r"[0-9a-f]{8}")
 _FILE_NAME = re.compile(r"[0-9A-Za-z._=,+-]{1,200}")
-
-
-def suite_of(benchmark: str) -> str:
-    """``md.MD.time_md_step`` -> ``md.MD``: a suite's series share its class, and its profiled window."""
-    return benchmark.rpartition(".")[0]
 
 
 @dataclass
@@ -82,7 +78,7 @@ def time_splits(site_series) -> dict[tuple, TimeSplit]:
     for entry in site_series:
         if entry.history is None or not entry.current:
             continue
-        suite, _, method = entry.key.benchmark.rpartition(".")
+        suite, method = suite_of(entry.key.benchmark), entry.key.benchmark.rpartition(".")[2]
         key = (suite, entry.key.params, entry.key.machine, entry.key.env_name)
         if method == KERNEL_TIME:
             kernel[key] = entry

@@ -235,7 +235,7 @@
   }
 
   // where a call's time goes (machmeter.site.profiles): GPU kernel time and the rest of the wall, stacked
-  async function drawSplit(Plotly, chosen) {
+  async function drawSplit(Plotly, chosen, mine) {
     if (!splitBox) return;
     const withSplit = chosen.filter((s) => s.split);
     if (!withSplit.length) {
@@ -243,13 +243,21 @@
       splitBox.replaceChildren(MM.element("p", "No GPU kernel time for this selection (a CPU run, or no profiled window).", "muted loading"));
       return;
     }
-    const splits = await Promise.all(withSplit.map((s) => MM.json(`data/split/${s.split}.json`)));
+    let splits;
+    try {
+      splits = await Promise.all(withSplit.map((s) => MM.json(`data/split/${s.split}.json`)));
+    } catch (error) {  // the history chart above still stands
+      if (mine === request) splitBox.replaceChildren(MM.element("p", `This chart could not be drawn: ${error.message}`, "muted loading"));
+      return;
+    }
+    if (mine !== request) return;  // a newer selection is being drawn
     const several = new Set(withSplit.map((s) => s.machine)).size < withSplit.length;
     const data = [];
     let low = Infinity;
     let high = -Infinity;
     splits.forEach((split, n) => {
       const series = withSplit[n];
+      const shade = chosen.indexOf(series);  // the history chart's colour of the same series
       const label = traceName(series, several);
       low = Math.min(low, split.x[0]);
       high = Math.max(high, split.x[split.x.length - 1]);
@@ -258,7 +266,7 @@
         + ` ${MM.plotlyText(label)}`);
       [["GPU kernel time", split.gpu, 0.85], ["host and gaps", split.host, 0.35]].forEach(([part, values, alpha]) => {
         data.push({ x: split.x, y: values, type: "scatter", mode: "lines", stackgroup: series.id, name: MM.plotlyText(`${part} · ${label}`),
-          line: { width: 1, color: colour(n) }, fillcolor: colour(n, alpha), hovertext: hover(part, values),
+          line: { width: 1, color: colour(shade) }, fillcolor: colour(shade, alpha), hovertext: hover(part, values),
           hovertemplate: "%{hovertext}<extra></extra>" });
       });
     });
@@ -312,7 +320,7 @@
             .finally(() => { ticking = false; });
         });
       }
-      await drawSplit(Plotly, chosen);
+      await drawSplit(Plotly, chosen, mine);
       MM.ready();
     } catch (error) {
       message(`The chart could not be drawn: ${error.message}`);
