@@ -17,8 +17,9 @@
 #   MACHINE=name   the asv machine name (default: gpu-<GPU model>)
 #   CALIBRATE="..." instead of the asv run: scripts/pr_calibration.py with these arguments (e.g.
 #                  "--small --gpu-sleep-us 250 --aa 1 --rounds 2 --confirm-rounds 1 --quick --bench md_lennard_jones":
-#                  about 4.5 minutes on an H200, plus 4.5 for the GPU tests (TESTS=1); without --small an asv run
-#                  of md_lennard_jones alone takes 2.2 min there);
+#                  about 4.5 minutes on an H200, plus 4.5 for the GPU tests (TESTS=1); with --rounds 3
+#                  --confirm-rounds 2 a head costs 220 s (A/A) to 310 s (flagged, confirmed), so two heads
+#                  fit one 10-minute call; without --small an asv run of md_lennard_jones alone takes 2.2 min there);
 #                  its table lands in $OUT/calibration.txt, each head's run-pr report in $OUT/<head>.json
 #   COUNTERS="..." before that: scripts/counters_gpu_demo.py with these arguments (e.g. "--processes 8
 #                  --workloads lj,esm"; "-" for its defaults); its table lands in $OUT/counters.txt

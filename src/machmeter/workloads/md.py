@@ -109,6 +109,18 @@ def nve_energy_drift(atoms: Atoms, calculator, *, steps: int, timestep_fs: float
     return drift_from_energies(energies, len(work), timestep_fs)
 
 
+def _run_copy(atoms: Atoms, calculator, steps: int, fewest: int, discard_fraction: float) -> Atoms:
+    """The copy of ``atoms`` a run integrates (with ``calculator``), after checking the run's length
+    and the equilibration share it discards."""
+    if steps < fewest:
+        raise ValueError(f"steps must be >= {fewest}")
+    if not 0.0 <= discard_fraction < 1.0:
+        raise ValueError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
+    work = atoms.copy()
+    work.calc = calculator
+    return work
+
+
 @dataclass
 class NVTReport:
     """Result of :func:`nvt_temperature_stability`.
@@ -140,12 +152,7 @@ def nvt_temperature_stability(atoms: Atoms, calculator, *, steps: int, timestep_
     ``friction`` is in 1/fs (0.01/fs: the kinetic energy relaxes in ~50 fs), ``seed`` seeds the
     thermostat's noise; ``drive`` as in :func:`nve_energy_drift`.
     """
-    if steps < 2:
-        raise ValueError("steps must be >= 2")
-    if not 0.0 <= discard_fraction < 1.0:
-        raise ValueError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
-    work = atoms.copy()
-    work.calc = calculator
+    work = _run_copy(atoms, calculator, steps, 2, discard_fraction)
     dyn = make_integrator(work, "nvt", timestep_fs, temperature_K=temperature_K, friction=friction, seed=seed)
     temperatures = [float(work.get_temperature())]
 
@@ -212,12 +219,7 @@ def npt_stability(atoms: Atoms, calculator, *, steps: int, timestep_fs: float, t
     """
     from ase.md.nptberendsen import NPTBerendsen
 
-    if steps < 4:
-        raise ValueError("steps must be >= 4")
-    if not 0.0 <= discard_fraction < 1.0:
-        raise ValueError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
-    work = atoms.copy()
-    work.calc = calculator
+    work = _run_copy(atoms, calculator, steps, 4, discard_fraction)
     dynamics = NPTBerendsen(work, timestep=timestep_fs * units.fs, temperature_K=temperature_K,
                             pressure_au=pressure_GPa * units.GPa, taut=taut_fs * units.fs, taup=taup_fs * units.fs,
                             compressibility_au=compressibility_per_GPa / units.GPa, fixcm=False)
