@@ -50,7 +50,9 @@ def test_a_kind_added_to_the_table_flows_to_declare_config_compare_and_site(monk
     assert policy.threshold == 0.2
     assert compare(Observation(1.0), Observation(1.1), policy).verdict == "unchanged"
     assert compare(Observation(1.0), Observation(1.3), policy).verdict == "regression"
-    assert compare_policy(policy) == {"judged_by": "threshold", "higher_is_better": False, "threshold": 0.2,
+    # the page gets the limit the check applies: the threshold to three significant digits
+    assert compare_policy(policy) == {"judged_by": "threshold", "higher_is_better": False,
+                                      "threshold": pytest.approx(0.2 * (1 - kinds.THRESHOLD_ROUNDING)),
                                       "tolerance_abs": None, "tolerance_rel": None, "noise_floor": None}
     assert dataclasses.replace(latency).noisy
 
