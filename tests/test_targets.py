@@ -105,4 +105,11 @@ def test_targets_in_every_format_and_read_back_from_json():
     assert [t.met for t in back.targets] == [t.met for t in report.targets]
     markdown = render(report, "markdown")
     assert "### Targets" in markdown and "| 1.5 | ≥ 5 | -70.0% | ❌ |" in markdown
+    # the validation report's verdict per gate, and what to do about a miss
+    assert "**Gates: 1 met, 1 missed: FAILED**" in markdown
+    next_steps = next(line for line in markdown.splitlines() if line.startswith("Next steps:"))
+    assert next_steps.endswith("edit it where it is declared (machmeter.toml).")
+    met_only = check_history([_series([9.0] * 10)], _config({"pattern": "*", "min": 5.0}), [])
+    passed = render(met_only, "markdown")
+    assert "**Gates: 1 met, 0 missed: PASSED**" in passed and "Next steps:" not in passed
     assert "MISS  suite.Students.track_speedup (student='float32')" in render(report, "text")

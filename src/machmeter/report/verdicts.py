@@ -311,13 +311,22 @@ def _markdown(report: CheckReport, site_url: str | None, details_url: str | None
         # misses first: they fail the check
         shown = sorted(report.targets, key=lambda t: (t.met, t.margin))
         shown = shown if cap is None else shown[:max(cap, 1)]
-        lines += ["### Targets", "", "| benchmark | parameters | machine (GPU) | value | target | margin | |",
+        missed = [t for t in report.targets if not t.met]
+        lines += ["### Targets", "", f"**Gates: {len(report.targets) - len(missed)} met, {len(missed)} missed: "
+                  + ("FAILED" if missed else "PASSED") + "**", "",
+                  "| benchmark | parameters | machine (GPU) | value | target | margin | |",
                   "|---|---|---|---|---|---|---|"]
         lines += [f"| {_cell(t.benchmark)} | {_cell(', '.join(f'{k}={v}' for k, v in t.params.items()))} | "
                   f"{_cell(_machine_cell(t.machine, machines))} | {t.value:.4g} | {_cell(_target_text(t))} | "
                   f"{t.margin:+.1%} | {'✅' if t.met else '❌'} |" for t in shown]
         if len(shown) < len(report.targets):
             lines.append(f"\n_… {len(report.targets) - len(shown)} more not shown: {more}_")
+        if missed:
+            # what a reader does next: the goal is a promise, so either the code or the promise changes
+            lines += ["", "Next steps: find the change that moved each missed value in the tables above (and its "
+                      "profiler traces, where listed), fix it or measure again; if the goal itself changed, "
+                      "edit it where it is declared (" + _cell(", ".join(sorted(
+                          {"the benchmark's @declare" if t.source == "declared" else t.source for t in missed}))) + ")."]
         lines.append("")
     if report.environment_shifts:
         shifts = report.environment_shifts if cap is None else report.environment_shifts[:max(cap, 1)]
