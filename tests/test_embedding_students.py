@@ -22,10 +22,18 @@ def _composition(sequences):
     return torch.tensor([[s.count(a) / len(s) for a in AMINO_ACIDS] for s in sequences], dtype=torch.float64)
 
 
+def _busy(seconds: float) -> None:
+    # a busy wait, not a sleep: on a loaded CI host a 2 ms sleep can take as long as a 20 ms one (the
+    # scheduler's latency), while two busy waits stretch alike and keep their ratio
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        pass
+
+
 def _embedder(transform, delay_s=0.0):
     def forward(batch):
         if delay_s:
-            time.sleep(delay_s)
+            _busy(delay_s)
         return transform(batch)
 
     return Embedder(prepare=_composition, forward=forward)
