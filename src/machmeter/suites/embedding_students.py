@@ -131,6 +131,9 @@ def probe_scores(embeddings, labels, folds: int = PROBE_FOLDS, l2: float = PROBE
 
 
 PROBE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+# what only a student has: the teacher's row reports them unavailable
+STUDENT_METRICS = ("speedup", "probe_accuracy_drop", "neighbour_agreement", "cosine_to_teacher_min",
+                   "cosine_to_teacher_mean")
 
 
 def _inference(forward, inputs):
@@ -196,14 +199,15 @@ class EmbeddingTeacherStudentSuite(MeasuredSuite):
     _teacher_cache: ClassVar[dict] = {}
 
     def _teacher(self, device):
-        """(teacher, its probe embeddings, its probe scores), built once per measurement pass."""
+        """(teacher, the probe set, its probe embeddings, its probe scores), built and read once per
+        measurement pass."""
         key = (type(self).__qualname__, str(device))
         if key not in EmbeddingTeacherStudentSuite._teacher_cache:
             EmbeddingTeacherStudentSuite._teacher_cache.clear()
             teacher = self.make_teacher(device)
             probe = self._probe()
             embeddings = teacher.embed(probe["sequences"])
-            EmbeddingTeacherStudentSuite._teacher_cache[key] = (teacher, embeddings,
+            EmbeddingTeacherStudentSuite._teacher_cache[key] = (teacher, probe, embeddings,
                                                                 probe_scores(embeddings, probe["labels"]))
         return EmbeddingTeacherStudentSuite._teacher_cache[key]
 
@@ -221,17 +225,14 @@ class EmbeddingTeacherStudentSuite(MeasuredSuite):
 
         torch_device = require_device(resolved_device(self.device))
         device = str(torch_device)
-        teacher, teacher_embeddings, teacher_probe = self._teacher(torch_device)
+        teacher, probe, teacher_embeddings, teacher_probe = self._teacher(torch_device)
         if student == TEACHER:
             return {"device": device, **{f"probe_{name}": teacher_probe[name] for name in PROBE_METRICS},
-                    **{name: None for name in ("speedup", "probe_accuracy_drop", "neighbour_agreement",
-                                               "cosine_to_teacher_min", "cosine_to_teacher_mean")},
+                    **dict.fromkeys(STUDENT_METRICS),
                     **{f"{name}__unavailable": "the teacher is what its students are measured against"
-                       for name in ("speedup", "probe_accuracy_drop", "neighbour_agreement",
-                                    "cosine_to_teacher_min", "cosine_to_teacher_mean")}}
+                       for name in STUDENT_METRICS}}
 
         model = self.make_student(student, torch_device)
-        probe = self._probe()
         embeddings = model.embed(probe["sequences"])
         scores = probe_scores(embeddings, probe["labels"])
         metrics = {"device": device, **{f"probe_{name}": scores[name] for name in PROBE_METRICS},
