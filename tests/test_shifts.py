@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from machmeter.config import MachmeterConfig
-from machmeter.detect.changepoints import find_change_points, flip_amplitude
+from machmeter.detect.changepoints import find_change_points, flip_amplitude, flip_amplitude_between_steps
 from machmeter.detect.engine import check_history
 from machmeter.detect.shifts import run_differences
 from machmeter.results import RunRecord
@@ -118,6 +118,24 @@ def test_a_real_step_in_a_flipping_series_beyond_the_flips_is_still_found():
     slow = [v * 1.15 for v in _flipping([(0, 25), (1, 30), (0, 25), (1, 30)], seed=2)]
     points = find_change_points(quiet + slow, min_relative_change=0.02)
     assert any(abs(p.index - 110) <= 1 and p.relative_change > 0.1 for p in points)
+
+
+def test_flips_that_go_on_across_a_real_step_are_flips_and_the_step_is_found():
+    before = _flipping([(0, 30), (1, 25), (0, 30)], seed=1)
+    after = [v * 1.2 for v in _flipping([(1, 25), (0, 30), (1, 25)], seed=2)]
+    # no swing repeats at the same levels: the step moved them all
+    assert flip_amplitude([0.0, 0.03, 0.0, 0.2, 0.23, 0.2]) == 0.0
+    assert abs(flip_amplitude_between_steps([0.0, 0.03, 0.0, 0.2, 0.23, 0.2]) - 0.03) < 1e-9
+    points = find_change_points(before + after, min_relative_change=0.02)
+    assert [(p.index, round(p.relative_change, 2)) for p in points] == [(85, 0.24)]
+
+
+def test_a_regression_and_its_fix_beside_a_step_stay_changes():
+    # one swing of 5 % before a big step, none after: nothing repeats, nothing is a flip
+    assert flip_amplitude_between_steps([0.0, 0.05, 0.0, 0.2, 0.21]) == 0.0
+    values = _flipping([(0, 40), (1, 40), (0, 40)], gap=0.05) + [1.2 * v for v in _flipping([(0, 40)], seed=4)]
+    points = find_change_points(values, min_relative_change=0.02)
+    assert [p.index for p in points] == [40, 80, 120]
 
 
 def test_a_change_below_the_confidence_is_inconclusive_and_does_not_fail():
