@@ -405,6 +405,39 @@ def calibrate(reps: int, min_segment: int = 3) -> None:
               f"P(>thr)={np.mean(stats >= cp.detection_threshold(n)):.4f}", flush=True)
 
 
+def oracle_recall(series: Sequence[LabelledSeries], z: float) -> dict[str, tuple[int, int]]:
+    """(found, total) per kind for an oracle that knows each change's position and each series' noise:
+    a change is found when the difference of the medians of its two true segments exceeds ``z`` standard
+    errors (the noise, and for two-level kinds half the gap as well, treated as independent from run to
+    run: generous to flips, whose runs are not). No detector that has to find the positions beats it."""
+    found: dict[str, list[int]] = {}
+    for s in series:
+        _, x = _valid(s.values)
+        positions = [i for i, v in enumerate(s.values) if v is not None and v == v]
+        y = np.log(np.abs(x)) if s.kind != "accuracy" else x / np.median(np.abs(x))
+        spread = math.hypot(s.noise, s.bimodal_gap / 2) if s.kind in ("flipping", "bimodal") else s.noise
+        cuts = [0] + [int(np.searchsorted(positions, c.index)) for c in s.changes] + [y.size]
+        for j, change in enumerate(s.changes):
+            before, after = y[cuts[j]:cuts[j + 1]], y[cuts[j + 1]:cuts[j + 2]]
+            counts = found.setdefault(s.kind, [0, 0])
+            counts[1] += 1
+            if before.size and after.size and change.magnitude >= DEFAULT_FLOOR - 1e-12:
+                # 1.2533: the standard error of a median of Gaussian values over that of their mean
+                error = 1.2533 * max(spread, 1e-12) * math.sqrt(1 / before.size + 1 / after.size)
+                counts[0] += abs(float(np.median(after) - np.median(before))) > z * error
+    return {kind: (f, t) for kind, (f, t) in sorted(found.items())}
+
+
+def print_oracle_recall(series: Sequence[LabelledSeries], z: float) -> None:
+    recall = oracle_recall(series, z)
+    print(f"\noracle recall (positions and noise known, |change| > {z:g} standard errors, floor {DEFAULT_FLOOR:.0%})")
+    for kind, (f, t) in recall.items():
+        print(f"  {kind:<9} {f / t:.3f}  ({f}/{t})")
+    f, t = (sum(v[i] for v in recall.values()) for i in (0, 1))
+    print(f"  {'all':<9} {f / t:.3f}  ({f}/{t}); the best F1 any detector can reach here (no false alarm): "
+          f"{2 * (f / t) / (1 + f / t):.3f}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -418,6 +451,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tune", nargs="?", const="ruptures,e-divisive,machmeter", metavar="METHODS",
                         help="tuning grids on the tuning seed (default: ruptures,e-divisive,machmeter)")
     parser.add_argument("--calibrate", type=int, metavar="REPS", nargs="?", const=4000)
+    parser.add_argument("--oracle", type=float, metavar="Z", nargs="?", const=4.0,
+                        help="the recall an oracle that knows every change's position and every series' noise "
+                             "reaches when it reports a change whose standardised size exceeds Z (4: about what "
+                             "a search over a few hundred commits at alpha 1e-3 needs), per kind: the ceiling "
+                             "of any detector's recall on this set")
     args = parser.parse_args(argv)
 
     if args.calibrate:
@@ -433,6 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     series = labelled_series(seed=args.seed, n_series=args.series, n_noise_only=args.noise_only,
                              run_level=args.run_level)
     n_changes = sum(len(s.changes) for s in series)
+    if args.oracle:
+        print_oracle_recall(series, args.oracle)
+        return 0
     print(f"labelled set{' (run-level noise)' if args.run_level else ''}: seed {args.seed}, {args.series} series with {n_changes} changes + {args.noise_only} "
           f"noise-only series ({sum(len(s.values) for s in series if s.noise_only)} commits); "
           f"match: same direction, +-{TOLERANCE} commits; floors: sens {SENSITIVE_FLOOR:g}, dflt {DEFAULT_FLOOR:g}")
