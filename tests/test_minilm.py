@@ -136,7 +136,8 @@ def test_everything_skips_with_the_install_hint_when_the_extra_is_absent(package
     with pytest.raises(minilm.MiniLMUnavailable):
         minilm.load_minilm()
     measured = embeddings_minilm.MiniLMEncoder().setup_cache()
-    assert measured == {f"'{MODEL}'|'8x64'|'{dtype}'": {"skip": reason} for dtype in ("float32", "bfloat16", "float16")}
+    assert measured == {f"'{MODEL}'|'{batch}'|'{dtype}'": {"skip": reason}
+                        for batch in ("8x64", "128x128") for dtype in ("float32", "bfloat16", "float16")}
     with pytest.raises(NotImplementedError, match="machmeter\\[embeddings\\]"):  # asv's skip
         embeddings_minilm.MiniLMEncoder().setup(measured, MODEL, "8x64", "float32")
 
@@ -158,3 +159,6 @@ def test_throughput_accuracy_and_mfu_on_the_gpu():
         assert 0.995 < metrics["cosine_min"] < 1 and metrics["pair_similarity_error_max"] < 2e-2
         if metrics["mfu_percent"] is not None:
             assert 0.01 < metrics["mfu_percent"] < 80
+    # the indexing batch (GPUs only): many more tokens a second than the request batch
+    indexing = measured[f"'{MODEL}'|'128x128'|'float32'"]["metrics"]
+    assert indexing["tokens_per_second"] > 2 * fp32["tokens_per_second"]
