@@ -3,8 +3,9 @@ model gains over the teacher, and what it costs in agreement with the teacher an
 
 On a GPU the teacher is ESM-2 t36_3B in bfloat16 (t33_650M with MACHMETER_ESM_3B=0) and the students
 are the smaller published layouts, the teacher with half its layers (``half_depth``: the same seed
-draws the same first layers, so it is the teacher with its second half dropped) and the teacher's layout
-in float16; on a CPU, where a nightly cannot afford more, the teacher is t6_8M in float32 and its
+draws the same first layers, so it is the teacher with its second half dropped), the teacher's layout
+in float16, and the small layouts replayed from CUDA graphs (``<layout>+cudagraph``: the same model
+without its kernel-launch overhead, which is most of a small layout's time on a short batch); on a CPU, where a nightly cannot afford more, the teacher is t6_8M in float32 and its
 half-depth student runs (float16 and bfloat16 are emulated on CPUs: GPUs only). Weights are random
 (nothing is downloaded): the speed is the models', the probe measures what each embedding keeps of the
 sequences' composition, and the dtype students' cosine to the teacher is the precision's cost.
@@ -23,13 +24,23 @@ def _teacher_layout(device):
     return ("t33_650M" if os.environ.get("MACHMETER_ESM_3B", "1") == "0" else "t36_3B"), "bfloat16"
 
 
-def _esm(layout, dtype, device):
+_GRAPHED = "+cudagraph"
+
+
+def _esm(layout, dtype, device, graphed=False):
     import torch
 
     from machmeter.workloads.encoders import mean_pooled_output
     from machmeter.workloads.esm import build_esm_model, esm_tokenizer
 
     model = build_esm_model(layout, dtype=getattr(torch, dtype), device=device)
+    if graphed:
+        # asv runs this file against older commits too: the other students need nothing new from machmeter
+        try:
+            from machmeter.workloads.cuda_graphs import CudaGraphModule
+        except ImportError:
+            raise NotImplementedError("this commit's machmeter has no CUDA-graph module") from None
+        model = CudaGraphModule(model)
     tokenizer = esm_tokenizer()
     return Embedder(prepare=lambda sequences: {name: tensor.to(device) for name, tensor in
                                                tokenizer(sequences, padding=True, return_tensors="pt").items()},
@@ -37,7 +48,8 @@ def _esm(layout, dtype, device):
 
 
 class ESM2Students(EmbeddingTeacherStudentSuite):
-    students = ("t33_650M", "t30_150M", "t12_35M", "t6_8M", "half_depth", "teacher_float16", "teacher_bfloat16")
+    students = ("t33_650M", "t30_150M", "t12_35M", "t6_8M", "half_depth", "teacher_float16", "teacher_bfloat16",
+                "t12_35M+cudagraph", "t6_8M+cudagraph")
     cpu_timing_lengths = (20, 40)
     cpu_timing_batch = 2
 
@@ -61,6 +73,9 @@ class ESM2Students(EmbeddingTeacherStudentSuite):
             if device.type == "cpu":
                 raise NotImplementedError(f"{dtype} on a CPU is emulated (many times slower than float32): GPUs only")
             return _esm(teacher, dtype, device)
-        if LAYOUT_SIZES[name] >= LAYOUT_SIZES[teacher]:
-            raise NotImplementedError(f"{name} is not smaller than this device's teacher ({teacher})")
-        return _esm(name, teacher_dtype, device)
+        layout, graphed = name.removesuffix(_GRAPHED), name.endswith(_GRAPHED)
+        if graphed and device.type != "cuda":
+            raise NotImplementedError("CUDA graphs need a CUDA GPU")
+        if LAYOUT_SIZES[layout] >= LAYOUT_SIZES[teacher]:
+            raise NotImplementedError(f"{layout} is not smaller than this device's teacher ({teacher})")
+        return _esm(layout, teacher_dtype, device, graphed)
