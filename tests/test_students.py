@@ -41,9 +41,13 @@ def test_prediction_errors_by_hand():
     assert errors["force_mae"] == pytest.approx((0.3 + 0.4 + 0.6) / 9)
     assert errors["force_rmse"] == pytest.approx(math.sqrt((0.09 + 0.16 + 0.36) / 9))
     assert errors["force_max_error"] == pytest.approx(0.6)  # |(0.3, 0, 0.4)| = 0.5 < 0.6
+    # the atoms' error norms, structure by structure: 0.5, 0, then 0.6; sorted 0, 0.5, 0.6
+    assert errors["force_error_p50__samples"] == pytest.approx([0.5, 0.0, 0.6])
+    assert errors["force_error_p50"] == pytest.approx(0.5)
+    assert errors["force_error_p95"] == pytest.approx(0.5 + 0.9 * 0.1)  # 95 % of the way: index 1.9
     # the reference forces are all zero here: parity is undefined, and says so
     assert errors["force_r2"] is None and "undefined" in errors["force_r2__unavailable"]
-    errors_only = [k for k in errors if not k.startswith("force_r2") and not k.startswith("force_pearson")]
+    errors_only = [k for k in errors if not k.startswith(("force_r2", "force_pearson")) and not k.endswith("__samples")]
     exact = prediction_errors([1.0], [forces[0]], [1.0], [forces[0]])
     assert {k: exact[k] for k in errors_only} == dict.fromkeys(errors_only, 0.0)
 
@@ -213,6 +217,13 @@ def test_teacher_student_suite_measures_speed_and_accuracy_cost():
     float32_r2 = suite.track_force_r2(measured, "float32")
     assert 1 - 1e-8 < float32_r2 < 1 and suite.track_force_pearson(measured, "float32") > 1 - 1e-8
 
+    # every atom of every reference structure has its error among the p50's samples (the parity data)
+    p50 = suite.track_force_error_p50(measured, "float32")
+    assert len(p50["samples"]) == sum(len(a) for a in load_force_reference("lj_argon").structures)
+    assert np.median(p50["samples"]) == pytest.approx(suite.metrics["force_error_p50"])
+    float32_p95 = suite.track_force_error_p95(measured, "float32")
+    assert 0 < p50["samples"][0] and float32_p95 <= suite.track_force_max_error(measured, "float32")
+
     float32_stress = suite.track_stress_error(measured, "float32")
     assert 0 <= float32_stress < 1e-4  # GPa: float32 rounding
 
@@ -223,6 +234,7 @@ def test_teacher_student_suite_measures_speed_and_accuracy_cost():
     # a different model is far beyond float32 rounding: the accuracy cost tells them apart
     assert suite.track_force_mae(measured, "wrong_sigma") > 1e3 * float32_mae
     assert suite.track_force_max_error(measured, "wrong_sigma") > suite.track_force_mae(measured, "wrong_sigma")
+    assert suite.track_force_error_p95(measured, "wrong_sigma") > 1e3 * float32_p95
 
 
 def test_teacher_is_built_once_per_pass():
