@@ -16,6 +16,7 @@ from machmeter.workloads.lj import (
     lj_energy_forces,
     neighbor_list,
 )
+from machmeter.workloads import systems
 from machmeter.workloads.systems import ARGON_LJ
 
 AR = dict(epsilon=ARGON_LJ["epsilon"], sigma=ARGON_LJ["sigma"])  # rc: ASE default 3 sigma
@@ -113,6 +114,40 @@ def test_matches_ase_float64(name, smooth):
     got = _results(atoms, TorchLennardJones(**AR, smooth=smooth))
     assert np.abs(ref["forces"]).max() > 1e-3  # a non-trivial configuration
     _assert_close(ref, got, rtol=1e-6)
+
+
+# Aluminium as a Lennard-Jones solid: Halicioglu and Pound, Phys. Status Solidi A 30, 619 (1975).
+ALUMINIUM_LJ = dict(epsilon=0.392, sigma=2.62)
+
+# The builders the force references use, each with the parameters that suit it: the systems beyond
+# periodic bulk (slab: periodic in-plane with an in-plane box narrower than the cutoff; cluster and
+# molecule: no cell at all) and aluminium, a denser lattice with its own epsilon and sigma.
+BUILT_SYSTEMS = {
+    "fcc111_slab": (lambda: systems.fcc111_slab("Ar", systems.ARGON_LATTICE_A, (2, 2, 3), rattle=0.1, seed=3), AR),
+    "icosahedral_cluster": (lambda: systems.cluster("Ar", systems.ARGON_LATTICE_A, 3, rattle=0.1, seed=4), AR),
+    "molecule_benzene": (lambda: systems.lj_molecule("C6H6", AR["sigma"], rattle=0.05, seed=5), AR),
+    "aluminium_bulk": (lambda: systems.aluminium(32, rattle=0.05, seed=6), ALUMINIUM_LJ),
+}
+
+
+@pytest.mark.parametrize("smooth", [False, True], ids=["shifted", "smooth"])
+@pytest.mark.parametrize("name", list(BUILT_SYSTEMS))
+def test_matches_ase_on_the_reference_systems(name, smooth):
+    build, params = BUILT_SYSTEMS[name]
+    atoms = build()
+    ref = _results(atoms, LennardJones(**params, smooth=smooth))
+    got = _results(atoms, TorchLennardJones(**params, smooth=smooth))
+    assert np.abs(ref["forces"]).max() > 1e-3  # a non-trivial configuration
+    _assert_close(ref, got, rtol=1e-6)
+
+
+def test_reference_systems_have_the_periodicity_they_name():
+    assert systems.fcc111_slab("Ar", systems.ARGON_LATTICE_A, (2, 2, 3)).pbc.tolist() == [True, True, False]
+    for atoms in (systems.cluster("Ar", systems.ARGON_LATTICE_A, 3), systems.molecule("CH3CH2OH")):
+        assert not atoms.pbc.any() and atoms.cell.rank == 0
+    assert len(systems.cluster("Ar", systems.ARGON_LATTICE_A, 3)) == 55
+    benzene = systems.lj_molecule("C6H6", 3.4).get_all_distances()
+    assert benzene[benzene > 0].min() == pytest.approx(2 ** (1 / 6) * 3.4)
 
 
 @pytest.mark.parametrize("params", [dict(rc=8.5), dict(rc=8.5, ro=6.0, smooth=True),

@@ -101,7 +101,9 @@ def reference():
 
 @needs_sevenn
 def test_shipped_model_reproduces_the_reference(shipped, reference):
-    assert [len(a) for a in reference.structures] == [16, 32, 24]
+    assert [len(a) for a in reference.structures] == [16, 32, 24, 32, 12, 13, 9]
+    # Al bulk, then beyond periodic bulk: an Al(111) slab, a Cu cluster and ethanol (no cell)
+    assert [a.pbc.tolist() for a in reference.structures[4:]] == [[True, True, False], [False] * 3, [False] * 3]
     assert reference.metadata["model"] == mlff.SEVENNET_MODEL and reference.metadata["dtype"] == "float64"
     errors = prediction_errors(reference.energies, reference.forces, *predict(shipped, reference.structures))
     # float32 against the float64 rebuild: rounding only, well inside the declared tolerances

@@ -41,9 +41,13 @@ def test_prediction_errors_by_hand():
     assert errors["force_mae"] == pytest.approx((0.3 + 0.4 + 0.6) / 9)
     assert errors["force_rmse"] == pytest.approx(math.sqrt((0.09 + 0.16 + 0.36) / 9))
     assert errors["force_max_error"] == pytest.approx(0.6)  # |(0.3, 0, 0.4)| = 0.5 < 0.6
+    # the atoms' error norms, structure by structure: 0.5, 0, then 0.6; sorted 0, 0.5, 0.6
+    assert errors["force_error_p50__samples"] == pytest.approx([0.5, 0.0, 0.6])
+    assert errors["force_error_p50"] == pytest.approx(0.5)
+    assert errors["force_error_p95"] == pytest.approx(0.5 + 0.9 * 0.1)  # 95 % of the way: index 1.9
     # the reference forces are all zero here: parity is undefined, and says so
     assert errors["force_r2"] is None and "undefined" in errors["force_r2__unavailable"]
-    errors_only = [k for k in errors if not k.startswith("force_r2") and not k.startswith("force_pearson")]
+    errors_only = [k for k in errors if not k.startswith(("force_r2", "force_pearson")) and not k.endswith("__samples")]
     exact = prediction_errors([1.0], [forces[0]], [1.0], [forces[0]])
     assert {k: exact[k] for k in errors_only} == dict.fromkeys(errors_only, 0.0)
 
@@ -103,7 +107,7 @@ def test_predict_recomputes_each_structure():
     assert energies[0] != energies[1] and all(f.dtype == np.float64 for f in forces)
     # the same structure twice: ASE's cache must not hand back the other structure's result
     again, _ = predict(calculator, [structures[1], structures[0]])
-    assert again == energies[::-1]
+    assert again == [energies[1], energies[0]]
 
 
 def test_reference_data_is_what_the_script_makes():
@@ -113,7 +117,10 @@ def test_reference_data_is_what_the_script_makes():
 
     data = load_force_reference("lj_argon")
     assert data.metadata["calculator"] == "ase.calculators.lj.LennardJones"
-    assert [a.info["label"] for a in data.structures] == ["argon-32-rattled", "argon-32-compressed"]
+    assert [a.info["label"] for a in data.structures] == ["argon-32-rattled", "argon-32-compressed", "argon-slab111-12",
+                                                          "argon-cluster-55", "argon-benzene-shape-12"]
+    # beyond periodic bulk: a slab periodic in-plane only, and two with no cell at all
+    assert [a.pbc.tolist() for a in data.structures[2:]] == [[True, True, False], [False] * 3, [False] * 3]
     energies, forces = predict(LennardJones(**ARGON_LJ), data.structures)
     errors = prediction_errors(data.energies, data.forces, energies, forces)
     assert errors["energy_error_per_atom"] < 1e-12 and errors["force_max_error"] < 1e-7
@@ -202,13 +209,20 @@ def test_teacher_student_suite_measures_speed_and_accuracy_cost():
     assert speedup["number"] == 1 and len(speedup["samples"]) >= 3 and all(s > 0 for s in speedup["samples"])
     assert speedup["samples"][0] > 0 and suite.metrics["student_ms"] > 0
     assert np.median(speedup["samples"]) == pytest.approx(suite.metrics["teacher_ms"] / suite.metrics["student_ms"], rel=0.05)
-    assert suite.metrics["timing_atoms"] == 32
+    assert suite.metrics["timing_atoms"] == 55  # the largest reference structure: the cluster
     float32_mae = suite.track_force_mae(measured, "float32")
     assert 0 < float32_mae < 1e-5  # float32 rounding, not zero: the student really ran in float32
     assert suite.track_force_rmse(measured, "float32") >= float32_mae
     assert suite.track_energy_error_per_atom(measured, "float32") < 1e-6
     float32_r2 = suite.track_force_r2(measured, "float32")
     assert 1 - 1e-8 < float32_r2 < 1 and suite.track_force_pearson(measured, "float32") > 1 - 1e-8
+
+    # every atom of every reference structure has its error among the p50's samples (the parity data)
+    p50 = suite.track_force_error_p50(measured, "float32")
+    assert len(p50["samples"]) == sum(len(a) for a in load_force_reference("lj_argon").structures)
+    assert np.median(p50["samples"]) == pytest.approx(suite.metrics["force_error_p50"])
+    float32_p95 = suite.track_force_error_p95(measured, "float32")
+    assert 0 < p50["samples"][0] and float32_p95 <= suite.track_force_max_error(measured, "float32")
 
     float32_stress = suite.track_stress_error(measured, "float32")
     assert 0 <= float32_stress < 1e-4  # GPa: float32 rounding
@@ -220,6 +234,7 @@ def test_teacher_student_suite_measures_speed_and_accuracy_cost():
     # a different model is far beyond float32 rounding: the accuracy cost tells them apart
     assert suite.track_force_mae(measured, "wrong_sigma") > 1e3 * float32_mae
     assert suite.track_force_max_error(measured, "wrong_sigma") > suite.track_force_mae(measured, "wrong_sigma")
+    assert suite.track_force_error_p95(measured, "wrong_sigma") > 1e3 * float32_p95
 
 
 def test_teacher_is_built_once_per_pass():

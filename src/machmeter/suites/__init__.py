@@ -1,6 +1,7 @@
 """asv base classes and helpers that users subclass in their own ``benchmarks/``."""
 
 from machmeter.suites.base import MeasuredSuite, synchronized_timer
+from machmeter.suites.batched_md import BatchedMDSuite
 from machmeter.suites.declare import METRIC_KINDS, declaration_of, declare
 from machmeter.suites.embedding import EmbeddingSuite
 from machmeter.suites.embedding_students import EmbeddingTeacherStudentSuite
@@ -11,6 +12,7 @@ from machmeter.suites.training import TrainingStepSuite
 
 __all__ = [
     "METRIC_KINDS",
+    "BatchedMDSuite",
     "EmbeddingSuite",
     "EmbeddingTeacherStudentSuite",
     "GpuRunStateSuite",

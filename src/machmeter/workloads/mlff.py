@@ -41,8 +41,10 @@ SEVENNET_MODEL = "7net-0"
 
 #: Reference data sets in machmeter/data/reference/, and what made each (see the script).
 FORCE_REFERENCES = {
-    "lj_argon": "ASE's own LennardJones (numpy, float64) on rattled FCC argon",
-    "sevennet0": "SevenNet-0 rebuilt in float64 on the CPU, on rattled Si, Cu and a water box",
+    "lj_argon": "ASE's own LennardJones (numpy, float64) on rattled FCC argon: bulk, a (111) slab, a cluster, "
+                "a molecule-shaped group",
+    "sevennet0": "SevenNet-0 rebuilt in float64 on the CPU, on rattled Si, Cu, Al and a water box, an Al(111) "
+                 "slab, a Cu cluster and an ethanol molecule",
 }
 
 _DTYPES = ("float32", "float64", "float16", "bfloat16")

@@ -1,5 +1,7 @@
 """Builders of benchmark systems for the MD workloads: FCC argon (Lennard-Jones), diamond silicon,
-FCC copper and liquid water boxes (the pretrained force field).
+FCC copper, FCC aluminium and liquid water boxes (the pretrained force field), and the systems beyond a
+periodic bulk that the accuracy references hold: an FCC(111) slab (periodic in-plane, vacuum along z),
+an icosahedral cluster and a molecule (neither periodic).
 
 Argon Lennard-Jones parameters (:data:`ARGON_LJ`): epsilon = 0.0104 eV,
 sigma = 3.40 A, and the cutoff rc = 3 sigma = 10.2 A, which is ASE's default
@@ -18,14 +20,20 @@ from ase import Atoms
 from ase.build import bulk
 
 __all__ = [
+    "ALUMINIUM_LATTICE_A",
     "ARGON_LATTICE_A",
     "ARGON_LJ",
     "COPPER_LATTICE_A",
     "SILICON_LATTICE_A",
+    "aluminium",
     "argon_repeats",
+    "cluster",
     "copper",
     "cubic_repeats",
+    "fcc111_slab",
     "lj_argon",
+    "lj_molecule",
+    "molecule",
     "silicon",
     "water_box",
 ]
@@ -39,6 +47,7 @@ ARGON_LJ = dict(epsilon=0.0104, sigma=3.40, rc=3 * 3.40)
 #: Experimental lattice constants at room temperature, in Angstrom.
 SILICON_LATTICE_A = 5.431
 COPPER_LATTICE_A = 3.615
+ALUMINIUM_LATTICE_A = 4.05
 
 # A supercell is "near-cubic" when its longest side is at most this times its shortest.
 _MAX_ASPECT = 2
@@ -120,6 +129,63 @@ def copper(n_atoms: int, *, temperature_K: float | None = None, rattle: float = 
     """Periodic FCC copper (a = 3.615 A), ``n_atoms = 4 a b c`` near-cubic, e.g. 32, 108, 256, 500, 4000,
     10976."""
     return _crystal("Cu", "fcc", COPPER_LATTICE_A, 4, "FCC copper", n_atoms, temperature_K, rattle, seed)
+
+
+def aluminium(n_atoms: int, *, temperature_K: float | None = None, rattle: float = 0.0, seed: int = 0) -> Atoms:
+    """Periodic FCC aluminium (a = 4.05 A), ``n_atoms = 4 a b c`` near-cubic, e.g. 32, 108, 256, 500."""
+    return _crystal("Al", "fcc", ALUMINIUM_LATTICE_A, 4, "FCC aluminium", n_atoms, temperature_K, rattle, seed)
+
+
+def fcc111_slab(symbol: str, a: float, size: tuple[int, int, int] = (3, 3, 3), *, vacuum_A: float = 10.0,
+                rattle: float = 0.0, seed: int = 0) -> Atoms:
+    """An FCC(111) slab of ``size`` (in-plane repeats, layers) with ``vacuum_A`` of vacuum on each side:
+    periodic in x and y only (pbc T, T, F), so the surface atoms see no image across the vacuum."""
+    from ase.build import fcc111
+
+    atoms = fcc111(symbol, size=size, a=a, vacuum=vacuum_A, periodic=False)
+    atoms.pbc = (True, True, False)
+    if rattle:
+        atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def cluster(symbol: str, a: float, shells: int = 3, *, rattle: float = 0.0, seed: int = 0) -> Atoms:
+    """An icosahedral cluster of ``shells`` shells (13, 55, 147 atoms for 2, 3, 4) whose nearest
+    neighbours sit at the FCC distance of lattice constant ``a``; no cell, not periodic."""
+    from ase.cluster import Icosahedron
+
+    atoms = Icosahedron(symbol, noshells=shells, latticeconstant=a)
+    atoms.cell = None
+    atoms.pbc = False
+    atoms.center()
+    if rattle:
+        atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def molecule(name: str, *, rattle: float = 0.0, seed: int = 0) -> Atoms:
+    """A molecule of ASE's g2 set (``ase.build.molecule``, e.g. "CH3CH2OH"), no cell, not periodic."""
+    from ase.build import molecule as g2_molecule
+
+    atoms = g2_molecule(name)
+    atoms.pbc = False
+    if rattle:
+        atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def lj_molecule(name: str, sigma: float, *, rattle: float = 0.0, seed: int = 0) -> Atoms:
+    """A g2 molecule's shape for a single-species Lennard-Jones model: the geometry scaled so that its
+    shortest interatomic distance sits at the pair minimum 2^(1/6) sigma. At its chemical size (~1 A
+    bonds against sigma = 3.4 A) every pair would be deep in the repulsive wall, forces of 1e5 eV/A
+    that test nothing a simulation meets."""
+    atoms = molecule(name)
+    distances = atoms.get_all_distances()
+    shortest = distances[distances > 0].min()
+    atoms.positions *= 2 ** (1 / 6) * sigma / shortest
+    if rattle:
+        atoms.rattle(rattle, seed=seed)
+    return atoms
 
 
 # TIP3P-like rigid geometry, only to place molecules: the force field decides the rest.
