@@ -8,7 +8,8 @@
 #   there:  bash scripts/gpu_check.sh                             (with .whl carried; OUT= collects logs)
 #
 # Settings (environment):
-#   TESTS=0        skip the GPU-marked tests
+#   TESTS=0        skip the GPU-marked tests; TEST_FILES="tests/a.py ..." runs only those files' GPU tests
+#   MD_FIGURES=1   also print the MD suite's stability figures (scripts/md_figures.py) into $OUT/md-figures.txt
 #   STAGE_ONLY=1   only keep the carried MiniLM part (.minilm/, see download_gpu_wheels.sh) and stop
 #   HISTORY=N      run asv on the last N commits of main from the carried bundle (.gpu_repo/), one
 #                  commit at a time, instead of the working tree as one scratch commit; the results
@@ -60,9 +61,15 @@ if [ "${TESTS:-1}" != 0 ]; then
     echo "== GPU-marked tests"
     # only the modules that hold GPU tests: the others may import test-only packages (hypothesis,
     # jsonschema) that the GPU image lacks, and one failed import stops the whole collection
-    python3 -m pytest -q -m gpu $(grep -l "mark.gpu" tests/test_*.py) 2>&1 | tee "$out/pytest-gpu.txt"
+    python3 -m pytest -q -m gpu ${TEST_FILES:-$(grep -l "mark.gpu" tests/test_*.py)} 2>&1 | tee "$out/pytest-gpu.txt"
     [ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("GPU tests")
     echo "gpu_check: tests took $(( $(date +%s) - started )) s"
+fi
+
+if [ "${MD_FIGURES:-0}" = 1 ]; then
+    echo "== MD stability figures"
+    python3 scripts/md_figures.py ${MD_FIGURES_ARGS:-} 2>&1 | grep -v USDT | tee "$out/md-figures.txt"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("md figures")
 fi
 
 if [ -n "${COUNTERS:-}" ]; then
