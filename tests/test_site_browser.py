@@ -252,6 +252,9 @@ def test_benchmark_chart_band_change_points_hover_and_click(browser, synthetic_s
     assert drawn_points(page) >= 50
     ticks = page.evaluate("document.getElementById('chart').chart.axes[0]._values")
     assert ticks and all(re.fullmatch(r"\d{4}-\d\d-\d\d( \d\d:\d\d)?", t) for t in ticks), ticks
+    # the value axis of a timing reads in its unit (27.2 µs), never in exponents
+    values = page.evaluate("document.getElementById('chart').chart.axes[1]._values")
+    assert values and all(re.fullmatch(r"-?\d+(\.\d+)? (s|ms|µs|ns)", t) for t in values), values
     main = main_traces(page)[0]
     hover_point(page, main, 30)
     label = page.text_content("#chart .chart-tip")

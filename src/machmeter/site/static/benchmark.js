@@ -113,10 +113,12 @@
     return [12, () => xAxis.rightRoom(), 0, 0];
   }
 
-  function valueAxis(label) {
+  // tick labels in the unit where it scales (27.2 µs, 1.5 GiB: never 2.72e-05), else plain numbers
+  function valueAxis(label, unit) {
+    const scaled = unit === "seconds" || unit === "bytes";
     return {
       label, font: AXIS_FONT, labelFont: AXIS_FONT,
-      values: (u, splits) => splits.map((value) => MM.formatValue(value, "")),
+      values: (u, splits) => splits.map((value) => MM.formatValue(value, scaled ? unit : "")),
       size: (u, values) => 14 + CHAR_PX * Math.max(3, ...(values || []).map((text) => text.length)),
     };
   }
@@ -341,7 +343,7 @@
         bands.push({ series: [series.length - 2, series.length - 1], fill: colour(n, 0.18) });
       }
     });
-    const axes = [commitAxis(), valueAxis(page.unit ? `${page.unit} (${direction})` : direction)];
+    const axes = [commitAxis(), valueAxis(page.unit ? `${page.unit} (${direction})` : direction, page.unit)];
     const options = {
       ...sizeOf(chartHeight()), series, bands, legend: { show: false }, padding: padding(axes[0]),
       scales: { x: { time: false, range: (u, low, high) => [low - 0.5, high + 0.5] }, y: { distr: figure.log ? 3 : 1 } },
@@ -446,7 +448,7 @@
       parts.push({ label, wall: series.length - 2, gpu: series.length - 1, gpuValues: gpu, hostValues: host });
       entries.push({ label: `GPU kernel time · ${label}`, colour: colour(shade, 0.85) }, { label: `host and gaps · ${label}`, colour: colour(shade, 0.35) });
     });
-    const axes = [commitAxis(), valueAxis("µs per call")];
+    const axes = [commitAxis(), valueAxis("µs per call", "")];
     const options = {
       ...sizeOf(300), series, legend: { show: false }, padding: padding(axes[0]),
       scales: { x: { time: false, range: (u, low, high) => [low - 0.5, high + 0.5] }, y: { range: (u, low, high) => [0, high * 1.05 || 1] } },
