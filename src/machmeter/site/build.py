@@ -11,7 +11,7 @@ Layout of the output (every file name is fixed or an id made by ``data.py``, nev
     data/series/<series id>.json              one chart's history: values, band, change points, flags
     data/spark/<n>.json                       sparklines of 100 overview rows
     data/rev/<hash prefix>.json               every series' value at the commits of that prefix (compare)
-    static/uPlot.iife.min.js  uPlot.min.css   the chart library, vendored (site/vendor/, no CDN)
+    static/uPlot.iife.min.js  uPlot.min.css   the chart library, vendored with its LICENSE.uPlot.txt (no CDN)
     static/site.css  static/*.js              the site's own
 """
 
@@ -316,7 +316,7 @@ def iso_date(ms: int | None) -> str:
 # uPlot (MIT, from npm), vendored with its licence by scripts/vendor_uplot.sh: 51 KB of canvas charts (23 KB
 # gzipped) where plotly.js's basic bundle was 1.2 MB and took ~1 s to evaluate (scripts/site_load_speed.py
 # measures the two side by side in a browser)
-CHART_LIBRARY = ("uPlot.iife.min.js", "uPlot.min.css")
+CHART_LIBRARY = ("uPlot.iife.min.js", "uPlot.min.css", "LICENSE.uPlot.txt")  # its licence travels with it
 
 
 def _chart_library() -> list[str]:
