@@ -79,7 +79,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 def page_ready_times(site: str, base: str, head: str, chromium: str = "/usr/bin/chromium") -> list[tuple]:
     """(page, cold ms, warm ms): time from navigation until the page says it is ready (its script wired,
     its chart or table drawn), in a fresh browser context (cold: nothing cached) and again after the
-    overview was opened in the same context (warm: plotly.js cached and compiled, as when browsing)."""
+    overview and a benchmark page were opened in the same context (warm: the chart library and the
+    commits cached and compiled, as when browsing)."""
     from playwright.sync_api import sync_playwright
 
     from machmeter.site.serve import start_server
@@ -106,7 +107,7 @@ def page_ready_times(site: str, base: str, head: str, chromium: str = "/usr/bin/
                 warm_context = browser.new_context(viewport={"width": 1300, "height": 900})
                 warm_page = warm_context.new_page()
                 ready(warm_page, "index.html")
-                ready(warm_page, f"benchmarks/{benchmark}")  # plotly.js compiled once more
+                ready(warm_page, f"benchmarks/{benchmark}")  # the chart library compiled once
                 warm = ready(warm_page, url)
                 warm_context.close()
                 times.append((name, cold, warm))

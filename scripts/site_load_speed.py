@@ -1,15 +1,18 @@
-"""How fast the built site draws in a real browser: the benchmark page's chart and the overview's first
-sparklines, cold (a fresh browser context each time), with plotly.js's full bundle (what the site shipped
-before, from the plotly wheel) and the basic bundle it ships now (vendored from npm), side by side on one
-site.
+"""How fast the built site draws in a real browser, before and after a change, side by side in one run:
+the benchmark page's chart and the overview's first sparklines, cold (a fresh browser context each time).
+"before" is the site as the main checkout's committed code builds it (plotly.js's basic bundle, until
+uPlot replaced it), "now" the site of this checkout's code; both are built from one synthetic history.
 
 A synthetic history (``scripts/synthetic_history.py``: 2,000 commits x 300 series x 3 machines by default)
 is built with ``machmeter site``, served on 127.0.0.1 gzip-compressed as GitHub Pages serves it, and opened
-in Debian's Chromium (Playwright's client). Printed per bundle: median and worst time from navigation to the
-chart drawn (benchmark page) and to the first sparkline drawn (overview), and the bytes transferred.
+in Debian's Chromium (Playwright's client). Printed per site: median and worst time from navigation to the
+chart drawn (benchmark page) and to the first sparkline drawn (overview), the bytes transferred, and what
+they were (chart library, data JSON, the rest).
 
     python scripts/site_load_speed.py                       # 2,000 x 300 x 3, 5 loads each
     python scripts/site_load_speed.py --commits 500 --loads 3
+    python scripts/site_load_speed.py --before /path/to/src # "before" from another source tree
+    python scripts/site_load_speed.py --before none         # only this checkout's site
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,11 +62,21 @@ class GzipHandler(http.server.SimpleHTTPRequestHandler):
         return io.BytesIO(body)
 
 
-def serve(folder: str):
+def serve(folder: str) -> tuple[subprocess.Popen, str]:
+    """A server of ``folder`` in a process of its own (in this one, the browser client's polling held
+    the GIL and delayed every response by up to a quarter of a second); returns it and its base URL."""
+    server = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", folder], stdout=subprocess.PIPE,
+                              text=True)
+    port = int(server.stdout.readline())
+    return server, f"http://127.0.0.1:{port}/"
+
+
+def _serve_here(folder: str) -> int:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(GzipHandler, directory=folder))
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+    return 0
 
 
 def _wait(page, selector: str, started: float, timeout: float = 30.0) -> float:
@@ -76,17 +89,27 @@ def _wait(page, selector: str, started: float, timeout: float = 30.0) -> float:
     raise TimeoutError(f"{selector} never appeared")
 
 
-def measure(browser, url: str, selector: str) -> tuple[float, int]:
-    """(seconds to ``selector``, bytes transferred) of one cold load of ``url``."""
+def _category(url: str) -> str:
+    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+    if name.startswith(("plotly", "uPlot")):
+        return "library"
+    if "/data/" in url:
+        return "data"
+    return "page"
+
+
+def measure(browser, url: str, selector: str) -> tuple[float, dict[str, int]]:
+    """(seconds to ``selector``, bytes transferred by category) of one cold load of ``url``."""
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
-    transferred = [0]
+    transferred = {"library": 0, "data": 0, "page": 0}
 
     def on_response(response):
         try:
-            transferred[0] += int(response.headers.get("content-length") or len(response.body()))
+            size = int(response.headers.get("content-length") or len(response.body()))
         except Exception:  # an aborted or redirected response: nothing transferred to count
-            pass
+            return
+        transferred[_category(response.url)] += size
 
     page.on("response", on_response)
     started = time.perf_counter()
@@ -94,7 +117,35 @@ def measure(browser, url: str, selector: str) -> tuple[float, int]:
     seconds = _wait(page, selector, started)
     page.wait_for_load_state("networkidle")
     context.close()
-    return seconds, transferred[0]
+    return seconds, transferred
+
+
+# what "drawn" is in each site: its ready mark (set once the chart is drawn) and the chart's own element
+DRAWN = {"before": ("body[data-ready='1'] #chart .main-svg .scatterlayer .trace", "#rows tbody tr td.spark svg"),
+         "now": ("body[data-ready='1'] #chart canvas", "#rows tbody tr td.spark svg")}
+
+
+def build(source: str | None, config: str, output: str) -> None:
+    """``machmeter site`` of ``config`` into ``output`` with the machmeter of ``source`` (a ``src`` folder;
+    None: this checkout's), in its own interpreter so that the two versions never share a module."""
+    src = source or os.path.join(ROOT, "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "machmeter", "site", "--config", config, "--output", output],
+                   check=True, env=env, cwd=os.path.dirname(config), stdout=subprocess.DEVNULL)
+    print(f"machmeter site ({source or 'this checkout'}): {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def main_source_tree(work: str) -> str:
+    """The main checkout's committed ``src`` (git archive of its HEAD), unpacked under ``work``."""
+    main = os.path.join(os.path.dirname(os.path.dirname(ROOT)), "main")
+    if not os.path.isdir(os.path.join(main, ".git")):
+        main = ROOT
+    folder = os.path.join(work, "before-src")
+    os.makedirs(folder)
+    archive = subprocess.run(["git", "-C", main, "archive", "HEAD", "src"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+    return os.path.join(folder, "src")
 
 
 def main(argv=None) -> int:
@@ -103,11 +154,16 @@ def main(argv=None) -> int:
     parser.add_argument("--series", type=int, default=300)
     parser.add_argument("--machines", type=int, default=3)
     parser.add_argument("--loads", type=int, default=5)
+    parser.add_argument("--serve", metavar="FOLDER", help=argparse.SUPPRESS)  # the server process of serve()
+    parser.add_argument("--before", default=None,
+                        help="the machmeter source (src folder) of the 'before' site; default: the main checkout's "
+                             "HEAD; 'none': measure only this checkout's")
     args = parser.parse_args(argv)
+    if args.serve:
+        return _serve_here(args.serve)
 
     from playwright.sync_api import sync_playwright
 
-    from machmeter.site.build import build_site
     from scripts.synthetic_history import write_asv_results
 
     work = tempfile.mkdtemp(prefix="machmeter-site-speed-")
@@ -115,55 +171,46 @@ def main(argv=None) -> int:
         results = os.path.join(work, "results")
         started = time.perf_counter()
         write_asv_results(results, n_commits=args.commits, n_series=args.series, n_machines=args.machines)
-        with open(os.path.join(work, "asv.conf.json"), "w") as stream:
+        config = os.path.join(work, "asv.conf.json")
+        with open(config, "w") as stream:
             json.dump({"version": 1, "project": "speed", "repo": "https://example.invalid/speed",
                        "results_dir": "results", "html_dir": "html", "branches": ["main"]}, stream)
         print(f"history: {args.machines} machines x {args.series} series x {args.commits} commits "
               f"({time.perf_counter() - started:.0f} s to write)", flush=True)
-        started = time.perf_counter()
-        summary = build_site(os.path.join(work, "asv.conf.json"))
-        print(f"machmeter site: {time.perf_counter() - started:.1f} s, {summary.pages} pages", flush=True)
-        sites = {"basic (now)": os.path.join(work, "html")}
-        full = _full_bundle()
-        if full:
-            sites["full (before)"] = os.path.join(work, "html-full")
-            shutil.copytree(sites["basic (now)"], sites["full (before)"])
-            shutil.copyfile(full, os.path.join(sites["full (before)"], "static", "plotly.min.js"))
-        else:
-            print("the plotly wheel is not installed: only the vendored bundle is measured", flush=True)
-        page = sorted(os.listdir(os.path.join(sites["basic (now)"], "benchmarks")))[0]
-        print(f"\n{'bundle':<14} {'bundle KB':>9} {'chart s (median/worst)':>23} {'chart KB':>9} "
-              f"{'overview s (median/worst)':>26} {'overview KB':>11}")
+        sites = {}
+        if args.before != "none":
+            sites["before"] = os.path.join(work, "html-before")
+            build(args.before or main_source_tree(work), config, sites["before"])
+        sites["now"] = os.path.join(work, "html-now")
+        build(None, config, sites["now"])
+        page = sorted(os.listdir(os.path.join(sites["now"], "benchmarks")))[0]
+        print(f"\n{'site':<7} {'chart s (median/worst)':>23} {'chart KB':>9} {'of it library/data/page':>24} "
+              f"{'overview s (median/worst)':>26} {'overview KB':>12} {'of it library/data/page':>24}")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for name, folder in sites.items():
-                server = serve(folder)
-                base = f"http://127.0.0.1:{server.server_address[1]}/"
-                chart = [measure(browser, base + "benchmarks/" + page, "#chart .main-svg .scatterlayer .trace")
-                         for _ in range(args.loads)]
-                overview = [measure(browser, base + "index.html", "#rows tbody tr td.spark svg")
-                            for _ in range(args.loads)]
-                server.shutdown()
-                size = os.path.getsize(os.path.join(folder, "static", "plotly.min.js")) // 1024
-                print(f"{name:<14} {size:>9} {statistics.median(s for s, _ in chart):>15.2f}/"
-                      f"{max(s for s, _ in chart):<7.2f} {statistics.median(b for _, b in chart) // 1024:>9} "
-                      f"{statistics.median(s for s, _ in overview):>18.2f}/{max(s for s, _ in overview):<7.2f} "
-                      f"{statistics.median(b for _, b in overview) // 1024:>11}", flush=True)
+            measured = {name: {"chart": [], "overview": []} for name in sites}
+            servers = {name: serve(folder) for name, folder in sites.items()}
+            for _ in range(args.loads):  # the sites' loads interleaved: a busy moment of the machine hits both
+                for name, (_, base) in servers.items():
+                    chart_drawn, sparkline_drawn = DRAWN[name]
+                    measured[name]["chart"].append(measure(browser, base + "benchmarks/" + page, chart_drawn))
+                    measured[name]["overview"].append(measure(browser, base + "index.html", sparkline_drawn))
+            for server, _ in servers.values():
+                server.terminate()
+                server.wait()
             browser.close()
+        for name, loads in measured.items():
+            print(f"{name:<7} {_row(loads['chart'])} {_row(loads['overview'])}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
-def _full_bundle() -> str | None:
-    import importlib.util
-
-    spec = importlib.util.find_spec("plotly")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = os.path.join(folder, "package_data", "plotly.min.js")
-        if os.path.isfile(path):
-            return path
-    return None
+def _row(loads: list[tuple[float, dict[str, int]]]) -> str:
+    seconds = [s for s, _ in loads]
+    total = statistics.median(sum(parts.values()) for _, parts in loads) / 1024
+    parts = "/".join(f"{statistics.median(p[key] for _, p in loads) / 1024:.0f}" for key in ("library", "data", "page"))
+    return f"{statistics.median(seconds):>15.2f}/{max(seconds):<7.2f} {total:>9.0f} {parts:>24}"
 
 
 if __name__ == "__main__":

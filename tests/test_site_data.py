@@ -163,7 +163,7 @@ def test_site_files_and_their_names(synthetic, tmp_path, capsys):
             assert os.path.realpath(path).startswith(str(out) + os.sep)
             names.append(os.path.relpath(path, out))
     assert {"index.html", "regressions.html", "machines.html", "compare.html", "feed.xml",
-            "static/plotly.min.js", "data/commits.json", "data/series.json"} <= set(names)
+            "static/uPlot.iife.min.js", "static/uPlot.min.css", "static/LICENSE.uPlot.txt", "data/commits.json", "data/series.json"} <= set(names)
     assert all(SAFE_NAME.fullmatch(part) for name in names for part in name.split(os.sep))
     series_index = json.loads((out / "data" / "series.json").read_text())
     assert len(series_index["id"]) == 120 and len(os.listdir(out / "data" / "series")) == 120

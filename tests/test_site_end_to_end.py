@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from .asv_project import commit_module, create_project, record_machine_and_run_asv, git
-from .test_site_browser import Page, browser, hover_point, main_traces, print_ready, served, wait_until  # noqa: F401
+from .test_site_browser import Page, browser, drawn_points, hover_point, main_traces, print_ready, served, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -99,15 +99,15 @@ def test_site_of_a_real_asv_run_in_chromium(browser, project):  # noqa: F811
     step = series["benchmark"].index("bench_site.Model.time_step")
     view = pages["benchmark"] = Page(browser, f"{url}benchmarks/{series['page'][step]}.html#{series['id'][step]}")
     page = view.page
-    assert page.eval_on_selector_all("#chart .scatterlayer .trace .points path", "p => p.length") >= 3
+    assert drawn_points(page) >= 3
     chart = json.loads((out / "data" / "series" / f"{series['id'][step]}.json").read_text())
     assert chart["band"] in ("ci_99", "iqr") and len(chart["y"]) == 3  # asv stored intervals for a time_
     hover_point(page, main_traces(page)[0], 1)  # the commit whose subject is a script tag
-    label = page.text_content("#chart .hoverlayer")
+    label = page.text_content("#chart .chart-tip")
     assert commits[1][:8] in label and XSS in label
     panel = page.text_content("#point")
     assert commits[1][:12] in panel and XSS in panel and "t ·" in panel  # subject and author, as text
-    assert page.locator("#point script, #chart .hoverlayer script").count() == 0
+    assert page.locator("#point script, #chart script").count() == 0
     view.screenshot("e2e-benchmark")
     page.evaluate("window.open = (url) => { window.openedUrl = url; return null; }")
     page.mouse.down()
@@ -120,7 +120,7 @@ def test_site_of_a_real_asv_run_in_chromium(browser, project):  # noqa: F811
     view = pages["parameters"] = Page(browser, f"{url}benchmarks/{series['page'][variants]}.html")
     options = view.page.locator("select[data-param] option").all_text_contents()
     assert options == ["'<img src=x onerror=alert(2)>'", "'plain'"]
-    assert view.page.eval_on_selector_all("#chart .scatterlayer .trace .points path", "p => p.length") >= 3
+    assert drawn_points(view.page) >= 3
     view.close()
 
     regressions = pages["regressions"] = Page(browser, url + "regressions.html")

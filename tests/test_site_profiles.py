@@ -97,11 +97,17 @@ def test_where_a_calls_time_goes_counters_and_traces_on_the_benchmark_page(brows
     step = series["benchmark"].index("bench_prof.Sim.time_step")
     view = Page(browser, f"{url}benchmarks/{series['page'][step]}.html")
     page = view.page
-    page.wait_for_selector("#time-split .scatterlayer .trace", timeout=10_000)
-    drawn = page.evaluate("document.getElementById('time-split').data.map(t => [t.name, t.stackgroup !== undefined, t.y])")
+    page.wait_for_selector("#time-split canvas", timeout=10_000)
+    drawn = page.evaluate("document.getElementById('time-split').figure.map(t => [t.name, t.stackedOn, t.y])")
     # GPU kernel time, and the rest of the wall: kernel time / busy fraction - kernel time
-    assert [(name.split(" · ")[0], stacked, y) for name, stacked, y in drawn] == [
-        ("GPU kernel time", True, [200.0, 300.0]), ("host and gaps", True, [600.0, 300.0])]
+    assert [(name.split(" · ")[0], (on or "").split(" · ")[0], y) for name, on, y in drawn] == [
+        ("GPU kernel time", "", [200.0, 300.0]), ("host and gaps", "GPU kernel time", [600.0, 300.0])]
+    # stacked as drawn: uPlot's series are the wall (the rest on top of the GPU time) and the GPU time
+    stacked = page.evaluate("(u => u.series.slice(1).map((s, i) => [s.label.split(' · ')[0], u.data[i + 1]]))"
+                            "(document.getElementById('time-split').chart)")
+    assert stacked == [["host and gaps", [800.0, 600.0]], ["GPU kernel time", [200.0, 300.0]]]
+    legend = page.eval_on_selector_all("#time-split .legend-text", "nodes => nodes.map(n => n.textContent.split(' · ')[0])")
+    assert legend == ["GPU kernel time", "host and gaps"]
     links = page.eval_on_selector_all("p.counters a", "a => a.map(x => [x.textContent, x.getAttribute('href')])")
     labels = [text for text, _ in links]
     assert labels == ["kernels per call", "GPU kernel time per call", "GPU busy fraction"]
@@ -121,14 +127,14 @@ def test_where_a_calls_time_goes_counters_and_traces_on_the_benchmark_page(brows
 
     # on a phone: the new sections scroll inside their boxes, never the page
     phone = Page(browser, f"{url}benchmarks/{series['page'][step]}.html", width=PHONE)
-    phone.page.wait_for_selector("#time-split .scatterlayer .trace", timeout=10_000)
+    phone.page.wait_for_selector("#time-split canvas", timeout=10_000)
     assert phone.page.evaluate("document.scrollingElement.scrollWidth") <= PHONE
     phone.screenshot("phone-profiles-benchmark", full_page=True)
     phone.close()
 
     # the suite's other pages carry the same view
     kernels = Page(browser, f"{url}benchmarks/{kernel_page}.html")
-    kernels.page.wait_for_selector("#time-split .scatterlayer .trace", timeout=10_000)
+    kernels.page.wait_for_selector("#time-split canvas", timeout=10_000)
     assert kernels.page.locator("p.counters strong").text_content() == "GPU kernel time per call"
     kernels.close()
 

@@ -11,7 +11,7 @@ Layout of the output (every file name is fixed or an id made by ``data.py``, nev
     data/series/<series id>.json              one chart's history: values, band, change points, flags
     data/spark/<n>.json                       sparklines of 100 overview rows
     data/rev/<hash prefix>.json               every series' value at the commits of that prefix (compare)
-    static/plotly.min.js                      plotly.js's basic bundle, vendored (site/vendor/, no CDN)
+    static/uPlot.iife.min.js  uPlot.min.css   the chart library, vendored with its LICENSE.uPlot.txt (no CDN)
     static/site.css  static/*.js              the site's own
 """
 
@@ -45,6 +45,10 @@ from machmeter.site.data import STATUSES, SiteData, SiteSeries, compare_policy
 
 MARKER = ".machmeter-site"
 SPARK_CHUNK = 100
+# the overview's rows laid out live (more than a tall screen holds), each with its sparkline's values; the
+# rest wait in a <template> that tables.js moves in once the page is parsed: a few thousand live rows
+# kept the first screen (and its sparklines) from rendering for most of a second (scripts/site_load_speed.py)
+FIRST_SCREEN_ROWS = 60
 FEED_ENTRIES = 50
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -309,17 +313,18 @@ def iso_date(ms: int | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# plotly.js's "basic" bundle from npm (scatter, bar, pie: all the site draws), vendored with its licence by
-# scripts/vendor_plotly.sh: 1.2 MB (0.4 MB gzipped) where the full bundle of the plotly wheel is 4.8 MB
-# (scripts/site_load_speed.py measures both in a browser)
-PLOTLY_BUNDLE = os.path.join(_HERE, "vendor", "plotly-basic.min.js")
+# uPlot (MIT, from npm), vendored with its licence by scripts/vendor_uplot.sh: 51 KB of canvas charts (23 KB
+# gzipped) where plotly.js's basic bundle was 1.2 MB and took ~1 s to evaluate (scripts/site_load_speed.py
+# measures the two side by side in a browser)
+CHART_LIBRARY = ("uPlot.iife.min.js", "uPlot.min.css", "LICENSE.uPlot.txt")  # its licence travels with it
 
 
-def _plotly_bundle() -> str:
-    if not os.path.isfile(PLOTLY_BUNDLE):
-        raise MachmeterError(f"{PLOTLY_BUNDLE}: the site's chart library is missing (a broken install: "
-                             "reinstall machmeter)")
-    return PLOTLY_BUNDLE
+def _chart_library() -> list[str]:
+    paths = [os.path.join(_HERE, "vendor", name) for name in CHART_LIBRARY]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise MachmeterError(f"{path}: the site's chart library is missing (a broken install: reinstall machmeter)")
+    return paths
 
 
 def _open(path: str):
@@ -337,17 +342,18 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
     for sub in ("static", "benchmarks", "data", "data/series", "data/spark", "data/rev", "data/split"):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
     files = 0
-    shutil.copyfile(_plotly_bundle(), os.path.join(folder, "static", "plotly.min.js"))
+    for path in _chart_library():
+        shutil.copyfile(path, os.path.join(folder, "static", os.path.basename(path)))
+        files += 1
     for name in sorted(os.listdir(os.path.join(_HERE, "static"))):
         shutil.copyfile(os.path.join(_HERE, "static", name), os.path.join(folder, "static", name))
         files += 1
-    files += 1
 
     commits = data.commits
     files += _write_series_data(data, folder)  # sets data.exponents, which data/series.json lists
     files += _write_commits(data, folder)
     files += _write_profiles(data, folder)
-    spark_of = _write_sparklines(data, folder)
+    spark_of, spark_inline = _write_sparklines(data, folder)
     files += len({chunk for chunk, _ in spark_of.values()})
 
     env = _environment()
@@ -371,6 +377,7 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
 
     rows = data.overview_rows()
     render("index.html", "index.html", root="", page="overview", rows=rows, spark_of=spark_of,
+           spark_inline=spark_inline, first_screen=FIRST_SCREEN_ROWS,
            benchmark_count=len(data.benchmarks), set_aside=sum(1 for s in rows if s.set_aside))
     render("regressions.html", "regressions.html", root="", page="regressions",
            open_regressions=data.open_regressions(), improvements=data.recent_improvements())
@@ -589,19 +596,23 @@ def revision_prefix_length(commits: int) -> int:
     return next((length for length in (1, 2) if commits <= 16 * 16 ** length), 3)
 
 
-def _write_sparklines(data: SiteData, folder: str) -> dict[str, tuple[int, int]]:
-    """Sparklines of the overview's rows, SPARK_CHUNK rows a file; returns id -> (file, position)."""
+def _write_sparklines(data: SiteData, folder: str) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
+    """Sparklines of the overview's rows, SPARK_CHUNK rows a file; returns id -> (file, position), and
+    id -> the values as JSON text for the first screen's rows, which carry them in the page."""
     from machmeter.site.data import spark_values
 
-    rows = data.overview_rows()  # in the page's order: the first file holds the first screen's rows
+    rows = data.overview_rows()  # in the page's order
     spark_of = {}
+    inline = {}
     for chunk in range(0, len(rows), SPARK_CHUNK):
         part = rows[chunk:chunk + SPARK_CHUNK]
-        _dump(os.path.join(folder, "data", "spark", f"{chunk // SPARK_CHUNK}.json"),
-              [spark_values(s.history.values) for s in part])
+        values = [spark_values(s.history.values) for s in part]
+        _dump(os.path.join(folder, "data", "spark", f"{chunk // SPARK_CHUNK}.json"), values)
         for offset, entry in enumerate(part):
             spark_of[entry.id] = (chunk // SPARK_CHUNK, offset)
-    return spark_of
+            if chunk + offset < FIRST_SCREEN_ROWS:
+                inline[entry.id] = json.dumps(values[offset], separators=(",", ":"), allow_nan=False)
+    return spark_of, inline
 
 
 def _benchmark_page_data(benchmark, data: SiteData, machines_by_name: dict) -> dict:

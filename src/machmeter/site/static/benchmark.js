@@ -1,6 +1,8 @@
 /* Benchmark page: the history chart of the selected parameter combination on the selected machines.
    x is the commit order (dates on the axis), y the value in the benchmark's unit, with asv's CI or IQR
-   band, the change points of machmeter check, failed runs and runs on a throttled or shared GPU. */
+   band, the change points of machmeter check, failed runs and runs on a throttled or shared GPU.
+   Drawn by uPlot on a canvas: every label, legend entry and hover line is canvas text or set with
+   textContent, so no string from the results is ever read as markup. */
 "use strict";
 
 (() => {
@@ -12,15 +14,24 @@
   const logScale = document.getElementById("log-scale");
   const showBand = document.getElementById("show-band");
   const splitBox = document.getElementById("time-split");
-  let splitDrawn = false;
+  // this script runs from the middle of the page (the chart first): the tables under it come later
+  const parsed = new Promise((resolve) => {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve);
+    else resolve();
+  });
+  const ready = () => parsed.then(() => MM.ready());
   const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
-  const MARKERS_UP_TO = 500;
+  const MARKERS_UP_TO = 500;  // past that a point is under a pixel: a line shows more
   const STATE_COLOURS = { regression: "#c62828", improvement: "#2e7d32", acknowledged: "#8d6e63", environment: "#6a1b9a" };
+  const AXIS_FONT = "12px system-ui, sans-serif";
+  const CHAR_PX = 7;  // about the width of one character of AXIS_FONT
   const direction = page.higher_is_better ? "higher is better" : "lower is better";
   let commits = null;
-  let drawn = false;
+  let charts = null;  // the selection's decoded series files, kept to redraw (log scale, band)
+  let chosen = [];
   let request = 0;
-  let ticking = false;
+  const history = { plot: null, figure: null, hover: null };
+  const split = { plot: null, figure: null, hover: null };
 
   function colour(index, alpha) {
     const hex = PALETTE[index % PALETTE.length];
@@ -44,19 +55,12 @@
     return true;
   }
 
-  function hoverText(index, value) {
-    const hash = commits.hash[index];
-    const subject = commits.subject[index];
-    const author = commits.author[index];
-    let text = `<b>${MM.plotlyText(MM.formatValue(value, page.unit))}</b><br>${MM.plotlyText(hash.slice(0, 8))}`;
-    if (subject) text += ` ${MM.plotlyText(subject.length > 80 ? subject.slice(0, 79) + "…" : subject)}`;
-    text += `<br>${MM.plotlyText([author, MM.dateTimeText(commits.date[index])].filter(Boolean).join(" · "))}`;
-    return text;
-  }
+  function short(hash) { return hash.slice(0, 8); }
 
-  function xs(chart) {
-    if (chart.x) return chart.x;
-    return chart.y.map((_, i) => chart.x0 + i);
+  function commitLines(index) {
+    const subject = commits.subject[index];
+    return [`${short(commits.hash[index])}${subject ? ` ${subject.length > 80 ? subject.slice(0, 79) + "…" : subject}` : ""}`,
+      [commits.author[index], MM.dateTimeText(commits.date[index])].filter(Boolean).join(" · ")];
   }
 
   function traceName(series, several) {
@@ -66,146 +70,326 @@
   }
 
   function placeTicks(first, last, count) {
-    const tickvals = [];
+    const splits = [];
     for (let i = 0; i < count; i++) {
       const value = Math.round(first + (count === 1 ? 0 : (i * (last - first)) / (count - 1)));
-      if (!tickvals.includes(value)) tickvals.push(value);
+      if (!splits.includes(value)) splits.push(value);
     }
-    let ticktext = tickvals.map((i) => MM.dateText(commits.date[i]));
-    if (new Set(ticktext).size < ticktext.length) {  // several commits a day: the time too
-      ticktext = tickvals.map((i) => MM.dateTimeText(commits.date[i]).replace(" UTC", ""));
+    let texts = splits.map((i) => MM.dateText(commits.date[i]));
+    if (new Set(texts).size < texts.length) {  // several commits a day: the time too
+      texts = splits.map((i) => MM.dateTimeText(commits.date[i]).replace(" UTC", ""));
     }
-    return { tickvals, ticktext };
+    return { splits, texts };
   }
 
-  function ticks(low, high) {
+  function ticks(low, high, width) {
     const first = Math.max(0, Math.ceil(low));
     const last = Math.min(commits.branch_length - 1, Math.floor(high));
-    if (last < first) return { tickvals: [], ticktext: [] };
-    // as many labels as fit side by side at the chart's width (about 7 px a character and a gap):
-    // labels that run into each other are read by nobody, and a phone fits two or three
-    const width = Math.max(150, box.clientWidth - 90);
+    if (last < first) return { splits: [], texts: [] };
+    // as many labels as fit side by side at the plot's width (and a gap): labels that run into each
+    // other are read by nobody, and a phone fits two or three
     let placed = null;
     for (let count = Math.min(7, last - first + 1); count >= 1; count--) {
       placed = placeTicks(first, last, count);
-      const widest = Math.max(0, ...placed.ticktext.map((text) => text.length));
-      if (placed.tickvals.length * (widest * 7 + 20) <= width) break;
+      const widest = Math.max(0, ...placed.texts.map((text) => text.length));
+      if (placed.splits.length * (widest * CHAR_PX + 20) <= Math.max(150, width)) break;
     }
     return placed;
   }
 
-  function traces(charts, chosen) {
-    const several = new Set(chosen.map((s) => s.machine)).size < chosen.length;
-    const data = [];
-    const shapes = [];
-    const listed = new Set();  // the legend's shared entries (failed runs, flags, shifts): once, where they have points
-    const once = (group) => {
-      if (listed.has(group)) return false;
-      listed.add(group);
-      return true;
+  // the commit axis: dates at commit indices, as many as fit; recomputed at every zoom by uPlot. The
+  // last label is centred on the last commit: the plot keeps half a label's room on its right for it.
+  function commitAxis() {
+    let placed = { splits: [], texts: [] };
+    return {
+      rightRoom: () => 6 + (CHAR_PX / 2) * Math.max(10, ...placed.texts.map((text) => text.length)),
+      label: "commit order (date of the commit)", font: AXIS_FONT, labelFont: AXIS_FONT, size: 40,
+      splits: (u, axis, min, max) => { placed = ticks(min, max, u.bbox.width / devicePixelRatio); return placed.splits; },
+      values: (u, splits) => splits.map((value) => placed.texts[placed.splits.indexOf(value)] || ""),
     };
-    let low = Infinity;
-    let high = -Infinity;
-    charts.forEach((chart, n) => {
-      const series = chosen[n];
-      const x = xs(chart);
-      low = Math.min(low, x[0]);
-      high = Math.max(high, x[x.length - 1]);
-      const label = traceName(series, several);  // the text; plotly reads a trace name as markup
-      const name = MM.plotlyText(label);
-      if (chart.band && showBand.checked) {
-        data.push({ x, y: chart.lo, type: "scatter", mode: "lines", line: { width: 0 }, hoverinfo: "skip",
-          showlegend: false, legendgroup: series.id, connectgaps: false });
-        data.push({ x, y: chart.hi, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty",
-          fillcolor: colour(n, 0.18), hoverinfo: "skip", showlegend: false, legendgroup: series.id, connectgaps: false,
-          name: chart.band === "ci_99" ? "CI 99%" : "IQR" });
-      }
-      data.push({
-        // every marker is an SVG node: past a few hundred commits they cost more to draw than they show,
-        // so a long history is a line (hover still finds each commit)
-        x, y: chart.y, type: "scatter", mode: chart.y.length > MARKERS_UP_TO ? "lines" : "lines+markers",
-        // a series whose every run here failed has no point: no legend entry to promise one
-        name, legendgroup: series.id, showlegend: chart.y.some((value) => value !== null), customdata: x, line: { width: 1.5, color: colour(n) },
-        marker: { size: chart.y.length > 200 ? 3 : 5, color: colour(n) }, connectgaps: false,
-        hovertext: chart.y.map((value, i) => (value === null ? "" : hoverText(x[i], value))),
-        hovertemplate: "%{hovertext}<extra>%{fullData.name}</extra>", meta: { series: series.id, main: true, label },
-      });
-      if (chart.changes) {
-        const marks = chart.changes;
-        data.push({
-          x: marks.map((m) => m.at), y: marks.map((m) => m.after), type: "scatter", mode: "markers",
-          name: `change points (${name})`, legendgroup: series.id, showlegend: false,
-          marker: { size: 12, line: { width: 1, color: "#fff" },
-            symbol: marks.map((m) => (m.after > m.before ? "triangle-up" : "triangle-down")),
-            color: marks.map((m) => STATE_COLOURS[m.ack !== null && m.ack !== undefined ? "acknowledged" : m.direction]) },
-          hovertext: marks.map((m) => {
-            let text = `<b>${m.direction} ${MM.plotlyText(MM.percent(m.change))}</b>`
-              + `<br>${MM.plotlyText(MM.formatValue(m.before, page.unit))} → ${MM.plotlyText(MM.formatValue(m.after, page.unit))}`
-              + `<br>${MM.plotlyText(commits.hash[m.since].slice(0, 8))}…${MM.plotlyText(commits.hash[m.at].slice(0, 8))}`;
-            if (m.ack !== null && m.ack !== undefined) text += `<br>acknowledged: ${MM.plotlyText(m.ack)}`;
-            else if (m.direction === "regression") text += m.open ? "<br>open" : "<br>resolved";
-            return text;
-          }),
-          hovertemplate: "%{hovertext}<extra></extra>", meta: { changes: true },
-        });
-        marks.forEach((m) => shapes.push({ type: "line", xref: "x", yref: "paper", x0: m.at, x1: m.at, y0: 0, y1: 1,
-          line: { color: STATE_COLOURS[m.ack !== null && m.ack !== undefined ? "acknowledged" : m.direction], width: 1, dash: "dot" } }));
-      }
-      if (chart.target) {
-        // the series' absolute target (machmeter.targets): the value must stay on the right side of it
-        [chart.target.min, chart.target.max].forEach((bound) => {
-          if (bound === null || bound === undefined) return;
-          shapes.push({ type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: bound, y1: bound,
-            line: { color: "#1565c0", width: 1.5, dash: "longdash" } });
-        });
-      }
-      if (chart.shifts) {
-        // the runner changed here (machmeter.detect.shifts): one event, not this series' regression
-        chart.shifts.forEach((m) => shapes.push({ type: "line", xref: "x", yref: "paper", x0: m.at, x1: m.at, y0: 0, y1: 1,
-          line: { color: STATE_COLOURS.environment, width: 2, dash: "dash" } }));
-        data.push({
-          x: chart.shifts.map((m) => m.at), y: chart.shifts.map(() => 0.95), yaxis: "y2", type: "scatter", mode: "markers",
-          name: "environment shift", legendgroup: "shifts", showlegend: once("shifts"),
-          marker: { symbol: "square-open", size: 9, color: STATE_COLOURS.environment, line: { width: 2 } },
-          hovertext: chart.shifts.map((m) => `<b>environment shift ${MM.plotlyText(MM.percent(m.change))}</b>`
-            + m.evidence.map((e) => `<br>${MM.plotlyText(e)}`).join("")
-            + `<br>${MM.plotlyText(commits.hash[m.since].slice(0, 8))}…${MM.plotlyText(commits.hash[m.at].slice(0, 8))}`),
-          hovertemplate: "%{hovertext}<extra></extra>",
-        });
-      }
-      if (chart.failed) {
-        data.push({ x: chart.failed, y: chart.failed.map(() => 0.03), yaxis: "y2", type: "scatter", mode: "markers",
-          name: "failed runs", legendgroup: "failed", showlegend: once("failed"),
-          marker: { symbol: "x-thin-open", size: 8, color: "#c62828", line: { width: 2 } },
-          hovertext: chart.failed.map((i) => `failed<br>${MM.plotlyText(commits.hash[i].slice(0, 8))} ${MM.plotlyText(commits.subject[i] || "")}`),
-          hovertemplate: "%{hovertext}<extra>%{fullData.name}</extra>" });
-      }
-      if (chart.flags) {
-        data.push({ x: chart.flags, y: chart.flags.map(() => 0.08), yaxis: "y2", type: "scatter", mode: "markers",
-          name: "GPU throttled or shared", legendgroup: "flags", showlegend: once("flags"),
-          marker: { symbol: "diamond-open", size: 8, color: "#ef6c00", line: { width: 2 } },
-          hovertext: chart.flags.map((i) => `GPU throttled or shared during this run<br>${MM.plotlyText(commits.hash[i].slice(0, 8))}`),
-          hovertemplate: "%{hovertext}<extra>%{fullData.name}</extra>" });
-      }
-    });
-    const range = low <= high ? [low - 0.5, high + 0.5] : undefined;
-    const layout = {
-      height: box.clientWidth < 600 ? 360 : 460, margin: { l: 70, r: 20, t: 10, b: 60 }, hovermode: "closest", showlegend: true,
-      // above the plot: below it, a wrapped legend ran into the axis title on a narrow screen
-      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }, shapes, uirevision: chosen.map((s) => s.id).join(),
-      xaxis: { title: { text: "commit order (date of the commit)" }, range, ...ticks(range ? range[0] : 0, range ? range[1] : 0),
-        zeroline: false, showgrid: true, automargin: true },
-      yaxis: { title: { text: page.unit ? `${MM.plotlyText(page.unit)} (${direction})` : direction }, type: logScale.checked ? "log" : "linear", zeroline: false },
-      yaxis2: { overlaying: "y", range: [0, 1], visible: false, fixedrange: true },
-    };
-    return { data, layout };
   }
 
-  function showPoint(event) {
-    const hit = event.points && event.points.find((p) => p.data.meta && p.data.meta.main);
-    if (!hit) return;
-    const index = hit.customdata;
-    const hash = commits.hash[index];
+  function padding(xAxis) {
+    return [12, () => xAxis.rightRoom(), 0, 0];
+  }
+
+  // tick labels in the unit where it scales (27.2 µs, 1.5 GiB: never 2.72e-05), else plain numbers
+  function valueAxis(label, unit) {
+    const scaled = unit === "seconds" || unit === "bytes";
+    return {
+      label, font: AXIS_FONT, labelFont: AXIS_FONT,
+      values: (u, splits) => splits.map((value) => MM.formatValue(value, scaled ? unit : "")),
+      size: (u, values) => 14 + CHAR_PX * Math.max(3, ...(values || []).map((text) => text.length)),
+    };
+  }
+
+  // one x for every series of a chart: the union of their commit indices, each series null where absent
+  function align(xsList) {
+    const union = Array.from(new Set(xsList.flat())).sort((a, b) => a - b);
+    const position = new Map(union.map((x, i) => [x, i]));
+    return { x: union, place: (xs, values) => {
+      const out = new Array(union.length).fill(null);
+      xs.forEach((x, i) => { out[position.get(x)] = values[i] === undefined ? null : values[i]; });
+      return out;
+    } };
+  }
+
+  function xsOf(chart) {
+    return chart.x || chart.y.map((_, i) => chart.x0 + i);
+  }
+
+  /* What the history chart shows, library aside: lines (with band), and the marks drawn over them. */
+  function historyFigure() {
+    const several = new Set(chosen.map((s) => s.machine)).size < chosen.length;
+    const log = logScale.checked;
+    const { x, place } = align(charts.map(xsOf));
+    const positive = (values) => (log ? values.map((v) => (v !== null && v > 0 ? v : null)) : values);
+    const lines = charts.map((chart, n) => {
+      const xs = xsOf(chart);
+      const band = chart.band && showBand.checked;
+      return {
+        series: chosen[n].id, label: traceName(chosen[n], several), colour: colour(n), xs,
+        y: positive(place(xs, chart.y)), band: band ? chart.band : null,
+        lo: band ? positive(place(xs, chart.lo)) : null, hi: band ? positive(place(xs, chart.hi)) : null,
+        // a series whose every run here failed has no point: no legend entry to promise one
+        hasPoints: chart.y.some((value) => value !== null),
+        changes: (chart.changes || []).map((m) => ({ ...m,
+          state: m.ack !== null && m.ack !== undefined ? "acknowledged" : m.direction })),
+        shifts: chart.shifts || [], failed: chart.failed || [], flags: chart.flags || [],
+        targets: chart.target ? [chart.target.min, chart.target.max].filter((b) => b !== null && b !== undefined) : [],
+      };
+    });
+    const marks = [];  // the legend's shared entries: once, where they have points
+    if (lines.some((l) => l.shifts.length)) marks.push({ label: "environment shift", colour: STATE_COLOURS.environment });
+    if (lines.some((l) => l.failed.length)) marks.push({ label: "failed runs", colour: "#c62828" });
+    if (lines.some((l) => l.flags.length)) marks.push({ label: "GPU throttled or shared", colour: "#ef6c00" });
+    return { x, lines, marks, log };
+  }
+
+  function markLines(line, at) {
+    const out = [];
+    line.changes.filter((m) => m.at === at).forEach((m) => {
+      out.push(`${m.direction} ${MM.percent(m.change)}: ${MM.formatValue(m.before, page.unit)} → ${MM.formatValue(m.after, page.unit)}`
+        + ` (${short(commits.hash[m.since])}…${short(commits.hash[m.at])})`);
+      if (m.ack !== null && m.ack !== undefined) out.push(`acknowledged: ${m.ack}`);
+      else if (m.direction === "regression") out.push(m.open ? "open" : "resolved");
+    });
+    line.shifts.filter((m) => m.at === at).forEach((m) => {
+      out.push(`environment shift ${MM.percent(m.change)} (${short(commits.hash[m.since])}…${short(commits.hash[m.at])})`, ...m.evidence);
+    });
+    if (line.failed.includes(at)) out.push("a run failed here");
+    if (line.flags.includes(at)) out.push("GPU throttled or shared during this run");
+    return out;
+  }
+
+  // the marks over the lines, on uPlot's canvas (its pixels: valToPos(..., true), bbox)
+  function drawMarks(u, figure) {
+    const ctx = u.ctx;
+    const { left, top, width, height } = u.bbox;
+    const px = devicePixelRatio;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    const vertical = (at, stroke, lineWidth, dash) => {
+      const x = u.valToPos(at, "x", true);
+      ctx.beginPath();
+      ctx.setLineDash(dash.map((d) => d * px));
+      ctx.strokeStyle = stroke;
+      ctx.lineWidth = lineWidth * px;
+      ctx.moveTo(x, top);
+      ctx.lineTo(x, top + height);
+      ctx.stroke();
+    };
+    const symbol = (at, fraction, draw) => {
+      const x = u.valToPos(at, "x", true);
+      const y = top + height * (1 - fraction);
+      ctx.beginPath();
+      ctx.setLineDash([]);
+      draw(x, y, 4 * px);
+    };
+    figure.lines.forEach((line, n) => {
+      if (!u.series[history.seriesOf[n]].show) return;
+      line.targets.forEach((bound) => {  // the series' absolute target (machmeter.targets)
+        const y = u.valToPos(bound, "y", true);
+        ctx.beginPath();
+        ctx.setLineDash([8 * px, 4 * px]);
+        ctx.strokeStyle = "#1565c0";
+        ctx.lineWidth = 1.5 * px;
+        ctx.moveTo(left, y);
+        ctx.lineTo(left + width, y);
+        ctx.stroke();
+      });
+      line.changes.forEach((m) => vertical(m.at, STATE_COLOURS[m.state], 1, [2, 3]));
+      // the runner changed here (machmeter.detect.shifts): one event, not this series' regression
+      line.shifts.forEach((m) => {
+        vertical(m.at, STATE_COLOURS.environment, 2, [6, 4]);
+        symbol(m.at, 0.95, (x, y, r) => { ctx.lineWidth = 2 * px; ctx.strokeRect(x - r, y - r, 2 * r, 2 * r); });
+      });
+      line.failed.forEach((at) => symbol(at, 0.03, (x, y, r) => {
+        ctx.strokeStyle = "#c62828";
+        ctx.lineWidth = 2 * px;
+        ctx.moveTo(x - r, y - r); ctx.lineTo(x + r, y + r); ctx.moveTo(x + r, y - r); ctx.lineTo(x - r, y + r);
+        ctx.stroke();
+      }));
+      line.flags.forEach((at) => symbol(at, 0.08, (x, y, r) => {
+        ctx.strokeStyle = "#ef6c00";
+        ctx.lineWidth = 2 * px;
+        ctx.moveTo(x, y - r); ctx.lineTo(x + r, y); ctx.lineTo(x, y + r); ctx.lineTo(x - r, y); ctx.closePath();
+        ctx.stroke();
+      }));
+      line.changes.forEach((m) => {  // a triangle at the level after the change, pointing the way it went
+        if (figure.log && !(m.after > 0)) return;
+        const x = u.valToPos(m.at, "x", true);
+        const y = u.valToPos(m.after, "y", true);
+        const r = 6 * px;
+        const up = m.after > m.before ? -1 : 1;
+        ctx.beginPath();
+        ctx.setLineDash([]);
+        ctx.moveTo(x, y + up * r);
+        ctx.lineTo(x - r, y - up * r * 0.8);
+        ctx.lineTo(x + r, y - up * r * 0.8);
+        ctx.closePath();
+        ctx.fillStyle = STATE_COLOURS[m.state];
+        ctx.fill();
+        ctx.strokeStyle = "#fff";
+        ctx.lineWidth = px;
+        ctx.stroke();
+      });
+    });
+    ctx.restore();
+  }
+
+  function legend(entries, onToggle) {
+    const list = MM.element("div", null, "chart-legend");
+    entries.forEach((entry) => {
+      const item = MM.element(onToggle && entry.toggles !== undefined ? "button" : "span", null, "legend-entry");
+      if (item.tagName === "BUTTON") {
+        item.type = "button";
+        item.setAttribute("aria-pressed", "true");
+        item.addEventListener("click", () => {
+          const shown = item.getAttribute("aria-pressed") !== "true";
+          item.setAttribute("aria-pressed", String(shown));
+          onToggle(entry.toggles, shown);
+        });
+      }
+      const swatch = MM.element("span", null, "swatch");
+      swatch.style.background = entry.colour;
+      item.append(swatch, MM.element("span", entry.label, "legend-text"));
+      list.appendChild(item);
+    });
+    return list;
+  }
+
+  function tooltip(holder, lines) {
+    if (!holder.tip) {
+      holder.tip = MM.element("div", null, "chart-tip");
+      holder.tip.hidden = true;
+    }
+    const tip = holder.tip;
+    tip.replaceChildren(...lines.map((text, i) => MM.element("div", text, i === 0 ? "tip-head" : null)));
+    tip.hidden = lines.length === 0;
+    return tip;
+  }
+
+  function placeTip(u, tip, left, top) {
+    const over = u.over;
+    if (tip.parentNode !== over) over.appendChild(tip);
+    const room = over.clientWidth;
+    tip.style.left = `${Math.max(0, Math.min(left + 12, room - tip.offsetWidth - 2))}px`;
+    tip.style.top = `${Math.max(0, top - tip.offsetHeight - 10)}px`;
+  }
+
+  // the point nearest the cursor among the shown series of `candidates` (indices into u.series)
+  function nearest(u, candidates) {
+    const { left, top, idx } = u.cursor;
+    if (idx === null || idx === undefined || left < 0) return null;
+    let best = null;
+    candidates.forEach((si) => {
+      if (!u.series[si].show) return;
+      const value = u.data[si][idx];
+      if (value === null || value === undefined) return;
+      const distance = Math.abs(u.valToPos(value, u.series[si].scale || "y") - top);
+      if (!best || distance < best.distance) best = { si, idx, value, distance };
+    });
+    return best;
+  }
+
+  function sizeOf(height) {
+    return { width: Math.max(200, box.clientWidth - 2), height };
+  }
+
+  function chartHeight() { return box.clientWidth < 600 ? 360 : 460; }
+
+  function drawHistory() {
+    const figure = historyFigure();
+    const series = [{}];
+    const data = [figure.x];
+    const bands = [];
+    history.seriesOf = [];
+    const main = [];
+    figure.lines.forEach((line, n) => {
+      history.seriesOf.push(series.length);
+      main.push(series.length);
+      series.push({ label: line.label, stroke: line.colour, width: 1.5, spanGaps: false,
+        points: { show: figure.x.length <= MARKERS_UP_TO, size: figure.x.length > 200 ? 4 : 6, fill: line.colour } });
+      data.push(line.y);
+      if (line.band) {
+        series.push({ label: `${line.band === "ci_99" ? "CI 99%" : "IQR"} ${line.label}`, stroke: "transparent", width: 0,
+          points: { show: false }, spanGaps: false, band: n });
+        data.push(line.hi);
+        series.push({ label: "", stroke: "transparent", width: 0, points: { show: false }, spanGaps: false, band: n });
+        data.push(line.lo);
+        bands.push({ series: [series.length - 2, series.length - 1], fill: colour(n, 0.18) });
+      }
+    });
+    const axes = [commitAxis(), valueAxis(page.unit ? `${page.unit} (${direction})` : direction, page.unit)];
+    const options = {
+      ...sizeOf(chartHeight()), series, bands, legend: { show: false }, padding: padding(axes[0]),
+      scales: { x: { time: false, range: (u, low, high) => [low - 0.5, high + 0.5] }, y: { distr: figure.log ? 3 : 1 } },
+      axes,
+      cursor: { drag: { x: true, y: false }, points: { show: false } },
+      hooks: { draw: [(u) => drawMarks(u, figure)], setCursor: [(u) => hoverHistory(u, figure, main)] },
+    };
+    if (history.plot) history.plot.destroy();
+    box.replaceChildren();
+    const toggle = (n, shown) => {
+      history.plot.setSeries(history.seriesOf[n], { show: shown });
+      if (figure.lines[n].band) {  // its band goes with it
+        history.plot.setSeries(history.seriesOf[n] + 1, { show: shown });
+        history.plot.setSeries(history.seriesOf[n] + 2, { show: shown });
+      }
+    };
+    box.appendChild(legend([...figure.lines.map((line, n) => ({ label: line.label, colour: line.colour, toggles: n, listed: line.hasPoints })),
+      ...figure.marks].filter((entry) => entry.listed !== false), toggle));
+    history.plot = new uPlot(options, data, box);
+    history.figure = figure;
+    box.chart = history.plot;  // for the browser tests: what is drawn, and where
+    box.figure = figure;
+    const over = history.plot.over;
+    let pressedAt = null;
+    over.addEventListener("mousedown", (event) => { pressedAt = [event.clientX, event.clientY]; });
+    over.addEventListener("click", (event) => {  // a click, not the end of a zoom drag: open the commit
+      const still = pressedAt && Math.abs(event.clientX - pressedAt[0]) + Math.abs(event.clientY - pressedAt[1]) < 4;
+      if (still && history.hover && page.commit_url) window.open(page.commit_url + commits.hash[history.hover.at], "_blank", "noopener");
+    });
+    over.addEventListener("mouseleave", () => { if (history.tip) history.tip.hidden = true; });
+  }
+
+  function hoverHistory(u, figure, main) {
+    const hit = nearest(u, main);
+    if (!hit) { history.hover = null; if (history.tip) history.tip.hidden = true; return; }
+    const line = figure.lines[main.indexOf(hit.si)];
+    const at = figure.x[hit.idx];
+    history.hover = { at, value: hit.value, label: line.label };
+    const tip = tooltip(history, [MM.formatValue(hit.value, page.unit), ...commitLines(at), line.label, ...markLines(line, at)]);
+    tip.style.borderColor = line.colour;
+    placeTip(u, tip, u.cursor.left, u.valToPos(hit.value, "y"));
+    showPoint(history.hover);
+  }
+
+  function showPoint(hover) {
+    const hash = commits.hash[hover.at];
     pointBox.replaceChildren();
     const head = MM.element("div", null, "point-head");
     if (page.commit_url) {
@@ -217,114 +401,111 @@
     } else {
       head.appendChild(MM.element("code", hash.slice(0, 12)));
     }
-    head.appendChild(MM.element("span", ` ${MM.formatValue(hit.y, page.unit)} on ${hit.data.meta.label}`, "point-value"));
+    head.appendChild(MM.element("span", ` ${MM.formatValue(hover.value, page.unit)} on ${hover.label}`, "point-value"));
     pointBox.appendChild(head);
-    pointBox.appendChild(MM.element("div", commits.subject[index] || "(no repository: commit message unknown)", "subject"));
-    pointBox.appendChild(MM.element("div", [commits.author[index], MM.dateTimeText(commits.date[index])].filter(Boolean).join(" · "), "muted"));
+    pointBox.appendChild(MM.element("div", commits.subject[hover.at] || "(no repository: commit message unknown)", "subject"));
+    pointBox.appendChild(MM.element("div", [commits.author[hover.at], MM.dateTimeText(commits.date[hover.at])].filter(Boolean).join(" · "), "muted"));
   }
 
-  function openCommit(event) {
-    const hit = event.points && event.points.find((p) => p.data.meta && p.data.meta.main);
-    if (!hit || !page.commit_url) return;
-    window.open(page.commit_url + commits.hash[hit.customdata], "_blank", "noopener");
+  function message(target, holder, text) {
+    if (holder.plot) { holder.plot.destroy(); holder.plot = null; }
+    target.replaceChildren(MM.element("p", text, "muted loading"));
   }
 
-  function message(text) {
-    if (drawn && window.Plotly) { window.Plotly.purge(box); drawn = false; }
-    box.replaceChildren(MM.element("p", text, "muted loading"));
-  }
-
-  // where a call's time goes (machmeter.site.profiles): GPU kernel time and the rest of the wall, stacked
-  async function drawSplit(Plotly, chosen, mine) {
+  // where a call's time goes (machmeter.site.profiles): GPU kernel time under the rest of the wall
+  async function drawSplit(mine) {
     if (!splitBox) return;
     const withSplit = chosen.filter((s) => s.split);
     if (!withSplit.length) {
-      if (splitDrawn) { Plotly.purge(splitBox); splitDrawn = false; }
-      splitBox.replaceChildren(MM.element("p", "No GPU kernel time for this selection (a CPU run, or no profiled window).", "muted loading"));
+      message(splitBox, split, "No GPU kernel time for this selection (a CPU run, or no profiled window).");
       return;
     }
     let splits;
     try {
       splits = await Promise.all(withSplit.map((s) => MM.json(`data/split/${s.split}.json`)));
     } catch (error) {  // the history chart above still stands
-      if (mine === request) splitBox.replaceChildren(MM.element("p", `This chart could not be drawn: ${error.message}`, "muted loading"));
+      if (mine === request) message(splitBox, split, `This chart could not be drawn: ${error.message}`);
       return;
     }
     if (mine !== request) return;  // a newer selection is being drawn
     const several = new Set(withSplit.map((s) => s.machine)).size < withSplit.length;
-    const data = [];
-    let low = Infinity;
-    let high = -Infinity;
-    splits.forEach((split, n) => {
-      const series = withSplit[n];
-      const shade = chosen.indexOf(series);  // the history chart's colour of the same series
-      const label = traceName(series, several);
-      low = Math.min(low, split.x[0]);
-      high = Math.max(high, split.x[split.x.length - 1]);
-      const hover = (part, values) => values.map((value, i) => `<b>${MM.plotlyText(part)} ${MM.plotlyText(MM.formatValue(value, "µs"))}</b>`
-        + ` of ${MM.plotlyText(MM.formatValue(split.gpu[i] + split.host[i], "µs"))}<br>${MM.plotlyText(commits.hash[split.x[i]].slice(0, 8))}`
-        + ` ${MM.plotlyText(label)}`);
-      [["GPU kernel time", split.gpu, 0.85], ["host and gaps", split.host, 0.35]].forEach(([part, values, alpha]) => {
-        data.push({ x: split.x, y: values, type: "scatter", mode: "lines", stackgroup: series.id, name: MM.plotlyText(`${part} · ${label}`),
-          line: { width: 1, color: colour(shade) }, fillcolor: colour(shade, alpha), hovertext: hover(part, values),
-          hovertemplate: "%{hovertext}<extra></extra>" });
-      });
+    const { x, place } = align(splits.map((s) => s.x));
+    const series = [{}];
+    const data = [x];
+    const parts = [];  // per series: its label, and the u.series indices of its wall (stacked) and GPU parts
+    const entries = [];
+    splits.forEach((values, n) => {
+      const shade = chosen.indexOf(withSplit[n]);  // the history chart's colour of the same series
+      const label = traceName(withSplit[n], several);
+      const gpu = place(values.x, values.gpu);
+      const host = place(values.x, values.host);
+      // stacked: the wall (GPU + the rest) drawn first, the GPU part over its lower share
+      const wall = gpu.map((g, i) => (g === null || host[i] === null ? null : g + host[i]));
+      series.push({ label: `host and gaps · ${label}`, stroke: colour(shade), width: 1, fill: colour(shade, 0.35), points: { show: false } });
+      data.push(wall);
+      series.push({ label: `GPU kernel time · ${label}`, stroke: colour(shade), width: 1, fill: colour(shade, 0.85), points: { show: false } });
+      data.push(gpu);
+      parts.push({ label, wall: series.length - 2, gpu: series.length - 1, gpuValues: gpu, hostValues: host });
+      entries.push({ label: `GPU kernel time · ${label}`, colour: colour(shade, 0.85) }, { label: `host and gaps · ${label}`, colour: colour(shade, 0.35) });
     });
-    const range = [low - 0.5, high + 0.5];
-    const layout = { height: 300, margin: { l: 70, r: 20, t: 10, b: 60 }, hovermode: "closest",
-      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
-      xaxis: { title: { text: "commit order (date of the commit)" }, range, ...ticks(range[0], range[1]), zeroline: false, automargin: true },
-      yaxis: { title: { text: "µs per call" }, rangemode: "tozero", zeroline: false } };
-    if (!splitDrawn) splitBox.replaceChildren();
-    await Plotly.react(splitBox, data, layout, { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
-    splitDrawn = true;
+    const axes = [commitAxis(), valueAxis("µs per call", "")];
+    const options = {
+      ...sizeOf(300), series, legend: { show: false }, padding: padding(axes[0]),
+      scales: { x: { time: false, range: (u, low, high) => [low - 0.5, high + 0.5] }, y: { range: (u, low, high) => [0, high * 1.05 || 1] } },
+      axes,
+      cursor: { drag: { x: true, y: false }, points: { show: false } },
+      hooks: { setCursor: [(u) => {
+        const hit = nearest(u, parts.map((p) => p.wall));
+        if (!hit) { if (split.tip) split.tip.hidden = true; return; }
+        const part = parts.find((p) => p.wall === hit.si);
+        const wall = MM.formatValue(hit.value, "µs");
+        const tip = tooltip(split, [`GPU kernel time ${MM.formatValue(part.gpuValues[hit.idx], "µs")} of ${wall}`,
+          `host and gaps ${MM.formatValue(part.hostValues[hit.idx], "µs")} of ${wall}`, `${short(commits.hash[x[hit.idx]])} ${part.label}`]);
+        placeTip(u, tip, u.cursor.left, u.valToPos(hit.value, "y"));
+      }] },
+    };
+    if (split.plot) split.plot.destroy();
+    splitBox.replaceChildren(legend(entries));
+    split.plot = new uPlot(options, data, splitBox);
+    split.plot.over.addEventListener("mouseleave", () => { if (split.tip) split.tip.hidden = true; });
+    // for the browser tests: each part's own values, as the files hold them
+    splitBox.chart = split.plot;
+    splitBox.figure = parts.flatMap((p) => [{ name: `GPU kernel time · ${p.label}`, y: p.gpuValues, stackedOn: null },
+      { name: `host and gaps · ${p.label}`, y: p.hostValues, stackedOn: `GPU kernel time · ${p.label}` }]);
   }
 
   async function draw() {
     const mine = ++request;
-    const chosen = selection();
-    if (!chosen.length) {
-      message("No series for this selection: choose other parameters or machines.");
-      MM.ready();
+    const picked = selection();
+    if (!picked.length) {
+      message(box, history, "No series for this selection: choose other parameters or machines.");
+      ready();
       return;
     }
-    history.replaceState(null, "", `${location.pathname}${location.search}#${chosen[0].id}`);
-    document.querySelectorAll("#series-table tr[data-series]").forEach((row) => {
-      row.classList.toggle("selected", chosen.some((s) => s.id === row.dataset.series));
-    });
+    window.history.replaceState(null, "", `${location.pathname}${location.search}#${picked[0].id}`);
+    parsed.then(() => document.querySelectorAll("#series-table tr[data-series]").forEach((row) => {
+      row.classList.toggle("selected", picked.some((s) => s.id === row.dataset.series));
+    }));
     try {
-      const [Plotly, allCommits, ...charts] = await Promise.all([
-        MM.loadPlotly(), MM.json("data/commits.json"), ...chosen.map((s) => MM.json(`data/series/${s.id}.json`))]);
+      const [allCommits, ...files] = await Promise.all([
+        MM.json("data/commits.json"), ...picked.map((s) => MM.json(`data/series/${s.id}.json`))]);
       if (mine !== request) return;
       commits = allCommits;
-      for (const chart of charts) {
+      for (const chart of files) {
         if (chart.decoded) continue;
         chart.y = MM.decode(chart.y, chart.e);
         chart.lo = MM.decode(chart.lo, chart.eb);
         chart.hi = MM.decode(chart.hi, chart.eb);
         chart.decoded = true;
       }
-      const { data, layout } = traces(charts, chosen);
-      if (!drawn) box.replaceChildren();
-      await Plotly.react(box, data, layout, { responsive: true, displaylogo: false,
-        modeBarButtonsToRemove: ["select2d", "lasso2d"] });
-      if (!drawn) {
-        drawn = true;
-        box.on("plotly_hover", showPoint);
-        box.on("plotly_click", openCommit);
-        box.on("plotly_relayout", (event) => {
-          if (ticking || !("xaxis.range[0]" in event || "xaxis.autorange" in event)) return;
-          const [low, high] = box.layout.xaxis.range;
-          ticking = true;
-          Plotly.relayout(box, { "xaxis.tickvals": ticks(low, high).tickvals, "xaxis.ticktext": ticks(low, high).ticktext })
-            .finally(() => { ticking = false; });
-        });
-      }
-      await drawSplit(Plotly, chosen, mine);
-      MM.ready();
+      chosen = picked;
+      charts = files;
+      drawHistory();
+      await drawSplit(mine);
+      ready();
     } catch (error) {
-      message(`The chart could not be drawn: ${error.message}`);
-      MM.ready();
+      message(box, history, `The chart could not be drawn: ${error.message}`);
+      ready();
     }
   }
 
@@ -332,18 +513,25 @@
     try { return decodeURIComponent(location.hash.slice(1)); } catch (error) { return ""; }
   }
 
+  // the charts follow the page's width (a phone turned, a window resized)
+  let width = box.clientWidth;
+  new ResizeObserver(() => {
+    if (box.clientWidth === width) return;
+    width = box.clientWidth;
+    if (history.plot) history.plot.setSize(sizeOf(chartHeight()));
+    if (split.plot) split.plot.setSize(sizeOf(300));
+  }).observe(box);
+
   // the controls redraw on change; Enter in them must not submit the form (no inline handler: the CSP)
   document.getElementById("chart-controls").addEventListener("submit", (event) => event.preventDefault());
   select(hashId());
   selects.forEach((s) => s.addEventListener("change", draw));
   machineBoxes.forEach((input) => input.addEventListener("change", draw));
-  logScale.addEventListener("change", () => {
-    if (drawn) window.Plotly.relayout(box, { "yaxis.type": logScale.checked ? "log" : "linear" });
-  });
-  showBand.addEventListener("change", draw);
-  document.querySelectorAll("button.show").forEach((button) => button.addEventListener("click", () => {
+  logScale.addEventListener("change", () => { if (charts) drawHistory(); });
+  showBand.addEventListener("change", () => { if (charts) drawHistory(); });
+  parsed.then(() => document.querySelectorAll("button.show").forEach((button) => button.addEventListener("click", () => {
     if (select(button.dataset.series)) { draw(); box.scrollIntoView({ behavior: "smooth", block: "center" }); }
-  }));
+  })));
   window.addEventListener("hashchange", () => { if (select(hashId())) draw(); });
   draw();
 })();

@@ -1,5 +1,5 @@
 /* machmeter site: helpers shared by every page. Text from the results is only ever set with
-   textContent (never innerHTML), and escaped for plotly's labels, which read a little HTML. */
+   textContent (never innerHTML) or drawn as canvas text. */
 "use strict";
 
 const MM = (() => {
@@ -14,22 +14,6 @@ const MM = (() => {
       }));
     }
     return cache.get(path);
-  }
-
-  let plotly = null;
-  function loadPlotly() {
-    if (!plotly) {
-      plotly = new Promise((resolve, reject) => {
-        if (window.Plotly) return resolve(window.Plotly);
-        const script = document.createElement("script");
-        script.src = root + "static/plotly.min.js";
-        script.async = true;
-        script.onload = () => resolve(window.Plotly);
-        script.onerror = () => reject(new Error("plotly.min.js could not be loaded"));
-        document.head.appendChild(script);
-      });
-    }
-    return plotly;
   }
 
   // Mirrors machmeter.report.units.format_value (the tests compare the two).
@@ -96,11 +80,6 @@ const MM = (() => {
   function dateTimeText(ms) {
     if (!ms) return "";
     return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";
-  }
-
-  // plotly's hover labels understand <br>, <b>, <a href> and entities: escape everything else
-  function plotlyText(text) {
-    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
 
   function element(tag, text, className) {
@@ -181,5 +160,5 @@ const MM = (() => {
     window.dispatchEvent(new Event("machmeter-ready"));
   }
 
-  return { root, json, decode, decodeOne, loadPlotly, formatValue, percent, dateText, dateTimeText, plotlyText, element, filterTable, ready };
+  return { root, json, decode, decodeOne, formatValue, percent, dateText, dateTimeText, element, filterTable, ready };
 })();
