@@ -12,6 +12,12 @@ What is counted, exactly:
   ``aten::addmm`` inside it does not). Deterministic on a CPU for code without data-dependent control
   flow, so CPU CI gets an exact counter.
 - ``kernels``: GPU kernel activity records (CUPTI); ``kernel_us``: their summed duration.
+
+``aten_ops`` and ``kernels`` are the median call's (each call of the window is a ``record_function``
+range, ``CALL_RANGE``; a kernel belongs to the call whose range holds its launch): a window that catches
+an occasional call doing more (an MD step that rebuilds its neighbour list) would otherwise move the mean,
+135.3 kernels a call in one process and 135.6 in the next on an H200, while every plain call launched the
+same kernels. Time, copies and syncs stay means over the window (what the calls cost together).
 - ``busy_fraction``: kernel time / wall time per call (the timed wall when the caller gives it, else
   the profiled window's, which the profiler's host overhead inflates).
 - ``syncs``: CUDA runtime calls that block the host on the device (``cuda*Synchronize``, and
@@ -64,8 +70,8 @@ class KernelTotal:
 
 @dataclass
 class Counters:
-    """Per-call means over a profiled window of ``calls`` calls; None where unavailable (with the
-    reason in ``unavailable``)."""
+    """Per call over a profiled window of ``calls`` calls (``aten_ops`` and ``kernels``: the median
+    call's; the others: means); None where unavailable (with the reason in ``unavailable``)."""
 
     calls: int
     aten_ops: float | None = None
@@ -84,19 +90,71 @@ class Counters:
         return asdict(self)
 
 
-def _top_level_aten_ops(events) -> int:
+CALL_RANGE = "machmeter.counted_call"
+# share of a window's kernels that must be traced back to a call for the median call to be trusted
+KERNELS_ASSIGNED_REQUIRED = 0.9
+
+
+def _median_call(per_call: list[int]) -> float:
+    import statistics
+
+    return float(statistics.median(per_call))
+
+
+def _top_level_aten_ops(events, calls: int) -> float:
+    """The median call's top-level aten operators (all of them / calls where the calls were not
+    marked)."""
     from torch.autograd import DeviceType
 
+    per_call: dict[int, int] = {}
     count = 0
     for event in events:
         if not event.name.startswith("aten::") or event.device_type != DeviceType.CPU:
             continue
-        parent = event.cpu_parent
+        parent, call = event.cpu_parent, None
         while parent is not None and not parent.name.startswith("aten::"):
+            if parent.name == CALL_RANGE:
+                call = parent.id
             parent = parent.cpu_parent
         if parent is None:
             count += 1
-    return count
+            if call is not None:
+                per_call[call] = per_call.get(call, 0) + 1
+    marked = [event.id for event in events if event.name == CALL_RANGE]
+    if len(marked) != calls:
+        return count / calls
+    return _median_call([per_call.get(call, 0) for call in marked])
+
+
+_LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx",
+             "cudaLaunchCooperativeKernel", "cudaGraphLaunch", "cudaLaunchCooperativeKernelMultiDevice")
+
+
+def _kernels_of_median_call(trace: dict, calls: int) -> float | None:
+    """Kernels launched by the median call of the window, or None where the trace does not mark the
+    calls (each kernel belongs to the call whose range holds its launch, matched by correlation)."""
+    events = trace.get("traceEvents", [])
+    ranges = sorted((float(e["ts"]), float(e["ts"]) + float(e.get("dur", 0.0))) for e in events
+                    if e.get("cat") == "user_annotation" and e.get("name") == CALL_RANGE and "ts" in e)
+    if len(ranges) != calls:
+        return None
+    launched_at = {(e.get("args") or {}).get("correlation"): float(e["ts"]) for e in events
+                   if e.get("cat") == "cuda_runtime" and e.get("name", "").startswith(_LAUNCHES) and "ts" in e}
+    per_call, kernels = [0] * calls, 0
+    for event in events:
+        if event.get("cat") != "kernel":
+            continue
+        kernels += 1
+        ts = launched_at.get((event.get("args") or {}).get("correlation"))
+        if ts is None:
+            continue
+        for index, (start, end) in enumerate(ranges):
+            if start <= ts <= end:
+                per_call[index] += 1
+                break
+    if sum(per_call) < KERNELS_ASSIGNED_REQUIRED * kernels:
+        return None  # launches this trace does not link to its kernels: the window's mean instead
+    return _median_call(per_call)
 
 
 def _is_sync(name: str) -> bool:
@@ -122,8 +180,9 @@ def gpu_activity(trace: dict, calls: int) -> dict[str, Any]:
         elif category == "cuda_runtime" and _is_sync(name):
             syncs += 1
     ranked = sorted(kernels.items(), key=lambda item: -item[1][1])
+    median_call = _kernels_of_median_call(trace, calls)
     return {
-        "kernels": sum(c for c, _ in kernels.values()) / calls,
+        "kernels": sum(c for c, _ in kernels.values()) / calls if median_call is None else median_call,
         "kernel_us": sum(t for _, t in kernels.values()) / calls,
         "syncs": syncs / calls,
         "h2d_copies": copies["h2d"][0] / calls, "h2d_bytes": copies["h2d"][1] / calls,
@@ -185,7 +244,7 @@ def profile_counters(fn: Callable[[], Any], *, device: str = "cpu", calls: int =
 def _profile(fn: Callable[[], Any], device: str, calls: int, wall_per_call_s: float | None,
              trace_path: str | None) -> Counters:
     import torch
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import ProfilerActivity, profile, record_function
 
     if calls < 1:
         raise ValueError(f"calls must be at least 1, got {calls}")
@@ -196,11 +255,12 @@ def _profile(fn: Callable[[], Any], device: str, calls: int, wall_per_call_s: fl
     with profile(activities=activities) as profiler:
         start = time.perf_counter()
         for _ in range(calls):
-            fn()
+            with record_function(CALL_RANGE):
+                fn()
         if on_cuda:
             torch.cuda.synchronize()
         window_s = time.perf_counter() - start
-    counters = Counters(calls=calls, aten_ops=_top_level_aten_ops(profiler.events()) / calls)
+    counters = Counters(calls=calls, aten_ops=_top_level_aten_ops(profiler.events(), calls))
     if not on_cuda:
         reason = f"no CUDA on {device}: GPU counters need a CUDA device"
         counters.unavailable = dict.fromkeys(GPU_COUNTERS, reason)
