@@ -4,7 +4,7 @@ site as it was.
 
 Layout of the output (every file name is fixed or an id made by ``data.py``, never text from the results):
 
-    index.html  regressions.html  machines.html  compare.html  feed.xml
+    index.html  regressions.html  machines.html  compare.html  students.html  feed.xml
     benchmarks/<benchmark id>.html            one page per benchmark (one template)
     data/commits.json                         hashes, dates, subjects, authors of every commit
     data/series.json                          the series index (label, machine, unit, the check's policy)
@@ -42,6 +42,7 @@ from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
 from machmeter.repository import is_commit_hash
 from machmeter.site.data import STATUSES, SiteData, SiteSeries, compare_policy
+from machmeter.site.students import students_views
 
 MARKER = ".machmeter-site"
 SPARK_CHUNK = 100
@@ -383,6 +384,9 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
            open_regressions=data.open_regressions(), improvements=data.recent_improvements())
     render("machines.html", "machines.html", root="", page="machines", machines=data.machines)
     render("compare.html", "compare.html", root="", page="compare")
+    views = students_views(data.series)
+    render("students.html", "students.html", root="", page="students", views=views,
+           page_data={"views": [view.chart_data() for view in views]})
     for benchmark in data.benchmarks:
         render("benchmark.html", os.path.join("benchmarks", f"{benchmark.id}.html"), root="../", page="benchmark",
                benchmark=benchmark, profile=data.profiles.get(benchmark.id),
