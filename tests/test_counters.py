@@ -114,6 +114,14 @@ def test_kernels_are_the_median_calls_and_kernel_time_the_mean():
     unlinked = {"traceEvents": [dict(e, name="cudaSomethingElse") if e["cat"] == "cuda_runtime" else e
                                 for e in _marked_trace([5, 5, 8, 5])["traceEvents"]]}
     assert gpu_activity(unlinked, calls=4)["kernels"] == 23 / 4
+    # kernels launched through the driver API (Triton, some cuBLAS) belong to their calls too
+    driver = {"traceEvents": [dict(e, cat="cuda_driver", name="cuLaunchKernelEx") if e["cat"] == "cuda_runtime" else e
+                              for e in _marked_trace([5, 5, 8, 5])["traceEvents"]]}
+    assert gpu_activity(driver, calls=4)["kernels"] == 5.0
+    # one kernel that no call launched: the mean, never a median that leaves it out
+    stray = _marked_trace([5, 5, 8, 5])
+    stray["traceEvents"].append({"cat": "kernel", "name": "k", "ts": 9e6, "dur": 1.0, "args": {"correlation": 999}})
+    assert gpu_activity(stray, calls=4)["kernels"] == 24 / 4
 
 
 def test_profiled_window_comes_after_every_timed_sample(monkeypatch):

@@ -91,8 +91,6 @@ class Counters:
 
 
 CALL_RANGE = "machmeter.counted_call"
-# share of a window's kernels that must be traced back to a call for the median call to be trusted
-KERNELS_ASSIGNED_REQUIRED = 0.9
 
 
 def _median_call(per_call: list[int]) -> float:
@@ -101,29 +99,38 @@ def _median_call(per_call: list[int]) -> float:
     return float(statistics.median(per_call))
 
 
+def _call_of(ranges: list[tuple[float, float]], ts: float) -> int | None:
+    for index, (start, end) in enumerate(ranges):
+        if start <= ts <= end:
+            return index
+    return None
+
+
 def _top_level_aten_ops(events, calls: int) -> float:
-    """The median call's top-level aten operators (all of them / calls where the calls were not
-    marked)."""
+    """The median call's top-level aten operators; all of them / calls where the calls were not marked
+    or an operator ran outside every call's range. An operator belongs to the call whose range holds its
+    start: by time, since autograd runs a CUDA backward on a thread of its own, outside the call's
+    parent chain."""
     from torch.autograd import DeviceType
 
-    per_call: dict[int, int] = {}
-    count = 0
+    ranges = sorted((event.time_range.start, event.time_range.end) for event in events
+                    if event.name == CALL_RANGE and event.device_type == DeviceType.CPU)
+    per_call, count, placed = [0] * len(ranges), 0, 0
     for event in events:
         if not event.name.startswith("aten::") or event.device_type != DeviceType.CPU:
             continue
-        parent, call = event.cpu_parent, None
+        parent = event.cpu_parent
         while parent is not None and not parent.name.startswith("aten::"):
-            if parent.name == CALL_RANGE:
-                call = parent.id
             parent = parent.cpu_parent
         if parent is None:
             count += 1
+            call = _call_of(ranges, event.time_range.start)
             if call is not None:
-                per_call[call] = per_call.get(call, 0) + 1
-    marked = [event.id for event in events if event.name == CALL_RANGE]
-    if len(marked) != calls:
+                per_call[call] += 1
+                placed += 1
+    if len(ranges) != calls or placed != count:
         return count / calls
-    return _median_call([per_call.get(call, 0) for call in marked])
+    return _median_call(per_call)
 
 
 _LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx",
@@ -132,28 +139,28 @@ _LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLau
 
 def _kernels_of_median_call(trace: dict, calls: int) -> float | None:
     """Kernels launched by the median call of the window, or None where the trace does not mark the
-    calls (each kernel belongs to the call whose range holds its launch, matched by correlation)."""
+    calls or a kernel cannot be traced to one (each kernel belongs to the call whose range holds its
+    launch, runtime or driver API, matched by correlation id)."""
     events = trace.get("traceEvents", [])
     ranges = sorted((float(e["ts"]), float(e["ts"]) + float(e.get("dur", 0.0))) for e in events
                     if e.get("cat") == "user_annotation" and e.get("name") == CALL_RANGE and "ts" in e)
     if len(ranges) != calls:
         return None
-    launched_at = {(e.get("args") or {}).get("correlation"): float(e["ts"]) for e in events
-                   if e.get("cat") == "cuda_runtime" and e.get("name", "").startswith(_LAUNCHES) and "ts" in e}
-    per_call, kernels = [0] * calls, 0
+    launched_at = {}
+    for e in events:
+        correlation = (e.get("args") or {}).get("correlation")
+        if (e.get("cat") in ("cuda_runtime", "cuda_driver") and e.get("name", "").startswith(_LAUNCHES)
+                and "ts" in e and correlation is not None):
+            launched_at[correlation] = float(e["ts"])
+    per_call = [0] * calls
     for event in events:
         if event.get("cat") != "kernel":
             continue
-        kernels += 1
         ts = launched_at.get((event.get("args") or {}).get("correlation"))
-        if ts is None:
-            continue
-        for index, (start, end) in enumerate(ranges):
-            if start <= ts <= end:
-                per_call[index] += 1
-                break
-    if sum(per_call) < KERNELS_ASSIGNED_REQUIRED * kernels:
-        return None  # launches this trace does not link to its kernels: the window's mean instead
+        call = None if ts is None else _call_of(ranges, ts)
+        if call is None:
+            return None  # a kernel this trace does not link to a call: the window's mean instead
+        per_call[call] += 1
     return _median_call(per_call)
 
 

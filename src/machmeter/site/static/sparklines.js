@@ -81,7 +81,7 @@
   // wait for, drawn before the page first renders), the others are drawn once they come into view
   function watch(cell) {
     const row = cell.parentNode;
-    if (!row || !row.dataset || row.dataset.spark === undefined || row.hidden || cell.dataset.drawn) return;
+    if (!row || !row.dataset || row.dataset.spark === undefined || cell.dataset.drawn) return;
     if (row.dataset.sparkValues) draw(row, cell, JSON.parse(row.dataset.sparkValues));
     else inView.observe(row);
   }

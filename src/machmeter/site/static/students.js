@@ -15,7 +15,8 @@ document.addEventListener("DOMContentLoaded", () => {
       // room around the points for their names
       scales: {
         x: { time: false, range: (u, lo, hi) => [Math.max(0, lo - 0.15 * (hi - lo || lo)), hi + 0.15 * (hi - lo || hi)] },
-        y: { range: (u, lo, hi) => [0, hi * 1.2 || 1] },
+        // a student can beat its teacher (a negative accuracy drop): below zero then
+        y: { range: (u, lo, hi) => [Math.min(0, lo * 1.2), Math.max(0, hi * 1.2) || 1] },
       },
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
