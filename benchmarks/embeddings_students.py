@@ -5,8 +5,8 @@ On a GPU the teacher is ESM-2 t36_3B in bfloat16 (t33_650M with MACHMETER_ESM_3B
 are the smaller published layouts, the teacher with half its layers (``half_depth``: the same seed
 draws the same first layers, so it is the teacher with its second half dropped), the teacher's layout
 in float16, and the small layouts replayed from CUDA graphs (``<layout>+cudagraph``: the same model
-without its kernel-launch overhead, which is most of a small layout's time on a short batch); on a CPU, where a nightly cannot afford more, the teacher is t6_8M in float32 and its
-half-depth student runs (float16 and bfloat16 are emulated on CPUs: GPUs only). Weights are random
+without its kernel-launch overhead, which is most of a small layout's time on a short batch); on a CPU,
+where a nightly cannot afford more, the teacher is t6_8M in float32 and its half-depth student runs (float16 and bfloat16 are emulated on CPUs: GPUs only). Weights are random
 (nothing is downloaded): the speed is the models', the probe measures what each embedding keeps of the
 sequences' composition, and the dtype students' cosine to the teacher is the precision's cost.
 """

@@ -12,17 +12,18 @@ What is counted, exactly:
   ``aten::addmm`` inside it does not). Deterministic on a CPU for code without data-dependent control
   flow, so CPU CI gets an exact counter.
 - ``kernels``: GPU kernel activity records (CUPTI); ``kernel_us``: their summed duration.
-
-``aten_ops`` and ``kernels`` are the median call's (each call of the window is a ``record_function``
-range, ``CALL_RANGE``; a kernel belongs to the call whose range holds its launch): a window that catches
-an occasional call doing more (an MD step that rebuilds its neighbour list) would otherwise move the mean,
-135.3 kernels a call in one process and 135.6 in the next on an H200, while every plain call launched the
-same kernels. Time, copies and syncs stay means over the window (what the calls cost together).
 - ``busy_fraction``: kernel time / wall time per call (the timed wall when the caller gives it, else
   the profiled window's, which the profiler's host overhead inflates).
 - ``syncs``: CUDA runtime calls that block the host on the device (``cuda*Synchronize``, and
   ``cudaMemcpy`` without ``Async``, which synchronises too).
 - ``h2d_copies``/``d2h_copies`` and their bytes: GPU memcpy activity records by direction.
+
+``aten_ops`` and ``kernels`` are the median call's (each call of the window is a ``record_function``
+range, ``CALL_RANGE``; an operator belongs to the call whose range holds its start, a kernel to the call
+whose range holds its launch): a window that catches an occasional call doing more (an MD step that
+rebuilds its neighbour list) would otherwise move the mean, 135.3 kernels a call in one process and 135.6
+in the next on an H200, while every plain call launched the same kernels. Time, copies and syncs stay
+means over the window (what the calls cost together).
 
 Traces on demand: with ``MACHMETER_TRACE_DIR`` set, every profiled window named by its caller (the
 suites name it by class and parameters) also leaves its Chrome trace and a top-kernels table there,

@@ -75,16 +75,18 @@ def students_views(series_list) -> list[StudentsView]:
     for entry in series_list:
         if entry.current and entry.history is not None:
             latest[(entry.key.benchmark, entry.key.params, entry.key.machine, entry.key.env_name)] = entry
+    # the teacher's own rows name each suite's student parameter (a student's row has no 'teacher' value)
+    student_parameters: dict[tuple[str, str], set[str]] = {}
+    for benchmark, params, machine, _ in latest:
+        for name, value in params:
+            if value == TEACHER_VALUE:
+                student_parameters.setdefault((suite_of(benchmark), machine), set()).add(name)
     groups: dict[tuple, dict] = {}
     for (benchmark, params, machine, env), entry in latest.items():
         if not benchmark.endswith("." + SPEEDUP):
             continue
-        student_at = next((i for i, (_, v) in enumerate(params) if v == TEACHER_VALUE), None)
-        if student_at is None:
-            # the teacher's own row names the student parameter: find it from any series of the suite
-            names = {name for (b, p, m, e) in latest if suite_of(b) == suite_of(benchmark) and m == machine
-                     for name, v in p if v == TEACHER_VALUE}
-            student_at = next((i for i, (name, _) in enumerate(params) if name in names), None)
+        names = student_parameters.get((suite_of(benchmark), machine), set())
+        student_at = next((i for i, (name, _) in enumerate(params) if name in names), None)
         if student_at is None:
             continue
         others = tuple(item for i, item in enumerate(params) if i != student_at)
