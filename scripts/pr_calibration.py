@@ -7,7 +7,13 @@ as its base commit, then:
 - ``same``: a commit that changes no code (A/A);
 - ``slow-N%``: commits whose force calls are N % slower: on the CPU each ``TorchLennardJones.calculate``
   busy-waits N % of its own duration after it; with ``--gpu-sleep-us`` the GPU is kept busy that many
-  microseconds more per call (``torch.cuda._sleep``, queued after the force kernels: nothing synchronises).
+  microseconds more per call (``torch.cuda._sleep``, queued after the force kernels: nothing synchronises);
+- ``gpu-N%`` (``--gpu-fractions``): on a GPU, each force call is made N % longer in wall time by GPU work:
+  the call is synchronised, timed, and a ``torch.cuda._sleep`` of N % of that time follows it, synchronised
+  too. The sleep's cycles per microsecond are measured once with CUDA events (the SM clock under load, not
+  the datasheet's), so the added time is known. A fixed ``--gpu-sleep-us`` is not a slowdown of known size:
+  queued behind a host-bound step it stalls the next synchronisation and the launches behind it (150 us of
+  sleep moved the 64-atom LJ step by +30 to +51 % on an H200).
 
 Each head is judged against the base by
 
@@ -63,11 +69,27 @@ CPU_BODY = '''until = _calibration_time.perf_counter() + {fraction!r} * (_calibr
         pass'''
 GPU_BODY = '''if torch.cuda.is_available() and str(getattr(self, "device", "")).startswith("cuda"):
         torch.cuda._sleep(int({us!r} * _calibration_cycles_per_us()))'''
+GPU_FRACTION_BODY = '''if torch.cuda.is_available() and str(getattr(self, "device", "")).startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda._sleep(int({fraction!r} * (_calibration_time.perf_counter() - started) * 1e6
+                              * _calibration_cycles_per_us()))
+        torch.cuda.synchronize()'''
 GPU_HELPER = '''
 
+_calibration_cycles = []
+
+
 def _calibration_cycles_per_us():
-    return torch.cuda.get_device_properties(0).clock_rate / 1000.0 if hasattr(
-        torch.cuda.get_device_properties(0), "clock_rate") else 1500.0
+    # measured, not the datasheet clock: the SM clock the sleep runs at is the one under load
+    if not _calibration_cycles:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda._sleep(1_000_000)
+        start.record()
+        torch.cuda._sleep(10_000_000)
+        end.record()
+        end.synchronize()
+        _calibration_cycles.append(10_000_000 / (start.elapsed_time(end) * 1000.0))
+    return _calibration_cycles[0]
 '''
 
 
@@ -87,7 +109,7 @@ LennardJonesArgon.long_trajectory_steps = 200
 
 
 def make_repository(work: str, sizes: list[float], gpu_sleeps: list[float], aa: int,
-                    small: bool = False) -> dict[str, str]:
+                    small: bool = False, gpu_fractions: list[float] = ()) -> dict[str, str]:
     """The scratch repository: base, ``aa`` identical commits, one slowed commit per size. Returns
     {label: full hash}."""
     repo = os.path.join(work, "repo")
@@ -127,6 +149,9 @@ def make_repository(work: str, sizes: list[float], gpu_sleeps: list[float], aa: 
                                                   body=CPU_BODY.format(fraction=size))) for size in sizes]
     heads += [(f"sleep-{us:g}us", GPU_HELPER + SLOWDOWN.format(what=f"{us:g} us more on the GPU",
                                                                body=GPU_BODY.format(us=us))) for us in gpu_sleeps]
+    heads += [(f"gpu-{size:.0%}", GPU_HELPER + SLOWDOWN.format(what=f"{size:.0%} longer on the GPU (synchronised sleep)",
+                                                               body=GPU_FRACTION_BODY.format(fraction=size)))
+              for size in gpu_fractions]
     for label, patch in heads:
         git(repo, "checkout", "-q", commits["base"])
         with open(lj, "w") as stream:
@@ -172,8 +197,8 @@ def judge(repo: str, env: dict, base: str, head: str, args, old_src: str) -> dic
     return {"new": new_report, "old": old_report, "seconds": seconds, "rounds": round_seconds, "cost": cost}
 
 
-def moved_series(repo: str, machine: str, base: str, head: str, size: float) -> tuple[int, int]:
-    """(time series whose runs' median moved by at least half of ``size``, time series measured)."""
+def time_moves(repo: str, machine: str, base: str, head: str) -> list[float]:
+    """Each time series' move from base to head: the head runs' median over the base runs' median, less 1."""
     if "machmeter" not in sys.modules:
         sys.path.append(os.path.join(ROOT, "src"))
     from machmeter.config import MachmeterConfig
@@ -181,7 +206,7 @@ def moved_series(repo: str, machine: str, base: str, head: str, size: float) -> 
     from machmeter.series import build_series
 
     results = load_results(os.path.join(repo, ".asv", "results"), commits=[base, head])
-    moved = total = 0
+    moves = []
     for series in build_series(results, [base, head], MachmeterConfig(), machine):
         if series.meaning.kind != "time":
             continue
@@ -189,11 +214,15 @@ def moved_series(repo: str, machine: str, base: str, head: str, size: float) -> 
         if base not in points or head not in points:
             continue
         runs = [[v for v in (points[c].runs or [points[c].value]) if v is not None and v == v] for c in (base, head)]
-        if not all(runs):
-            continue
-        total += 1
-        moved += statistics.median(runs[1]) >= statistics.median(runs[0]) * (1 + size / 2)
-    return moved, total
+        if all(runs):
+            moves.append(statistics.median(runs[1]) / statistics.median(runs[0]) - 1)
+    return moves
+
+
+def moved_series(repo: str, machine: str, base: str, head: str, size: float) -> tuple[int, int]:
+    """(time series whose runs' median moved by at least half of ``size``, time series measured)."""
+    moves = time_moves(repo, machine, base, head)
+    return sum(move >= size / 2 for move in moves), len(moves)
 
 
 def main(argv=None) -> int:
@@ -202,6 +231,8 @@ def main(argv=None) -> int:
     parser.add_argument("--aa", type=int, default=2, help="A/A comparisons (identical commits)")
     parser.add_argument("--sizes", default="0.02,0.05,0.10", help="CPU busy-wait slowdowns of each force call")
     parser.add_argument("--gpu-sleep-us", default="", help="GPU: microseconds of torch.cuda._sleep per force call")
+    parser.add_argument("--gpu-fractions", default="",
+                        help="GPU: force calls this much longer in wall time by a synchronised sleep (e.g. 0.02,0.05)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--confirm-rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="asv --quick (one sample per benchmark and run)")
@@ -211,7 +242,8 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", help="keep the scratch repository here")
     parser.add_argument("--reports", help="write each head's new verdict (run-pr's JSON report) here as <head>.json")
     args = parser.parse_args(argv)
-    sizes = [float(s) for s in args.sizes.split(",") if s] if not args.gpu_sleep_us else []
+    gpu_fractions = [float(s) for s in args.gpu_fractions.split(",") if s]
+    sizes = [float(s) for s in args.sizes.split(",") if s] if not (args.gpu_sleep_us or gpu_fractions) else []
     sleeps = [float(s) for s in args.gpu_sleep_us.split(",") if s]
 
     work = args.keep or tempfile.mkdtemp(prefix="machmeter-calibration-")
@@ -222,7 +254,7 @@ def main(argv=None) -> int:
         old_tree = os.path.join(work, "old")
         subprocess.run(["git", "-C", ROOT, "worktree", "add", "-q", "--detach", old_tree, OLD_COMMIT], check=True)
         old_src = os.path.join(old_tree, "src")
-    commits = make_repository(work, sizes, sleeps, args.aa, args.small)
+    commits = make_repository(work, sizes, sleeps, args.aa, args.small, gpu_fractions)
     repo = os.path.join(work, "repo")
     env = {**os.environ, "HOME": os.path.join(work, "home"), "PYTHONUNBUFFERED": "1"}
     os.makedirs(env["HOME"], exist_ok=True)
@@ -250,9 +282,10 @@ def main(argv=None) -> int:
                          # the noise-free counters (kernels, syncs, copies, aten ops per call): exact
                          "count_regressions": len([c for c in report["regressions"] if c["kind"] == "count"]),
                          "inconclusive": len(report.get("inconclusive", []))}
-        if label.startswith(("slow", "sleep")):
-            size = float(label.split("-")[1].rstrip("%us")) / (100 if label.startswith("slow") else 1)
-            row["moved"] = moved_series(repo, machine, commits["base"], head, size if label.startswith("slow") else 0.02)
+        if label.startswith(("slow", "sleep", "gpu")):
+            size = float(label.split("-")[1].rstrip("%us")) / (1 if label.startswith("sleep") else 100)
+            row["moved"] = moved_series(repo, machine, commits["base"], head, 0.02 if label.startswith("sleep") else size)
+            row["time_moves"] = time_moves(repo, machine, commits["base"], head)
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.reports:
@@ -262,14 +295,16 @@ def main(argv=None) -> int:
 
     print("\nverdicts (old: one run a side, pooled samples; new: run-pr, runs alternated and confirmed)")
     print(f"{'head':>12} {'series':>7} {'old FAIL':>9} {'old regr':>9} {'new FAIL':>9} {'new regr':>9} "
-          f"{'new inconcl':>11} {'new time':>9} {'new count':>9} {'time moved':>11} {'PR job s':>9} {'1 run/side s':>13}")
+          f"{'new inconcl':>11} {'new time':>9} {'new count':>9} {'time moved (median)':>20} {'PR job s':>9} {'1 run/side s':>13}")
     for row in rows:
         one_round = statistics.median(row["rounds"]) if row["rounds"] else float("nan")
         moved = f"{row['moved'][0]}/{row['moved'][1]}" if "moved" in row else ""
+        if row.get("time_moves"):
+            moved += f" ({statistics.median(row['time_moves']):+.1%})"
         print(f"{row['label']:>12} {row['new']['series']:>7} {'FAIL' if row['old']['regressions'] else 'ok':>9} "
               f"{row['old']['regressions']:>9} {'FAIL' if row['new']['regressions'] else 'ok':>9} "
               f"{row['new']['regressions']:>9} {row['new']['inconclusive']:>11} {row['new']['time_regressions']:>9} "
-              f"{row['new']['count_regressions']:>9} {moved:>11} "
+              f"{row['new']['count_regressions']:>9} {moved:>20} "
               f"{row['seconds']:>9.0f} {2 * one_round:>13.0f}")
     aa = [r for r in rows if r["label"].startswith("same")]
     if aa:

@@ -65,3 +65,47 @@ def test_benjamini_hochberg_in_input_order():
     assert adjust_p_values([0.04, 0.01, 0.03, 0.5]) == pytest.approx([0.04 * 4 / 3, 0.04, 0.04 * 4 / 3, 0.5])
     assert adjust_p_values([0.9, 0.9, 0.9]) == pytest.approx([0.9, 0.9, 0.9])
     assert max(adjust_p_values([0.6, 0.8, 0.99])) <= 1.0
+
+
+def _power(runs: int, change: float, sigma: float, confidence: float, trials: int = 4000) -> float:
+    """How often runs of relative noise ``sigma`` a side find a true ``change`` at ``confidence``."""
+    import numpy as np
+
+    generator = np.random.default_rng(7)
+    found = 0
+    for _ in range(trials):
+        before = 1.0 + sigma * generator.standard_normal(runs)
+        after = (1.0 + change) * (1.0 + sigma * generator.standard_normal(runs))
+        found += run_evidence(list(before), list(after), "time").p_value <= 1.0 - confidence
+    return found / trials
+
+
+def test_what_the_runs_resolve_is_found_four_times_in_five():
+    import numpy as np
+
+    generator = np.random.default_rng(3)
+    evidence = run_evidence(list(1.0 + 0.06 * generator.standard_normal(3)),
+                            list(1.0 + 0.06 * generator.standard_normal(3)), "time")
+    reach = evidence.detectable(0.95)
+    # about t quantiles at the runs' degrees of freedom times the standard error of the difference
+    assert reach == pytest.approx((t.ppf(0.975, 4) + t.ppf(0.8, 4)) * evidence.standard_error, rel=0.1)
+    # a change of that size, under noise of the runs' own estimate, is found at about the stated power
+    assert 0.7 < _power(3, reach, evidence.sigma, 0.95) < 0.9
+    assert _power(3, reach / 3, evidence.sigma, 0.95) < 0.4  # and a smaller one is not
+
+
+def test_more_runs_resolve_smaller_changes_and_the_prior_alone_resolves_none():
+    two = run_evidence([1.0, 1.1], [1.0, 1.1], "time").detectable(0.95)
+    eight = run_evidence([1.0, 1.1] * 4, [1.0, 1.1] * 4, "time").detectable(0.95)
+    assert eight < two / 4  # the standard error halves and the t quantiles shrink from 2 to 14 df
+    assert run_evidence([1.0], [1.2], "time").detectable(0.95) is None
+    assert run_evidence([1.0], [1.2], "time").runs_needed(0.2, 0.95) is None
+
+
+@pytest.mark.parametrize("sigma, change", [(0.10, 0.10), (0.10, 0.05)])
+def test_the_runs_needed_find_the_change_at_about_the_stated_power(sigma, change):
+    evidence = run_evidence([1.0 - sigma, 1.0, 1.0 + sigma], [1.0 - sigma, 1.0, 1.0 + sigma], "time")
+    needed = evidence.runs_needed(change, 0.95)
+    # 2 (z_0.975 + z_0.8)^2 (sigma / change)^2 with the runs' own sigma: 5% at 10% noise takes ~60 a side
+    assert needed == math.ceil(2 * (1.959964 + 0.841621) ** 2 * (evidence.sigma / change) ** 2)
+    assert 0.7 < _power(needed, change, evidence.sigma, 0.95, trials=1500) < 0.9

@@ -5,6 +5,7 @@ machine, from hand-built series."""
 from __future__ import annotations
 
 import math
+import re
 
 from machmeter.config import MachmeterConfig
 from machmeter.detect.engine import check_revisions
@@ -122,3 +123,19 @@ def test_a_count_that_varies_between_runs_is_judged_on_its_runs_and_explains_onl
     exact = _report({"track_kernels_per_call": [134.0, 134.0]}, {"track_kernels_per_call": [135.0, 135.0]})
     [fact] = [c for c in exact.regressions if c.benchmark.endswith("track_kernels_per_call")]
     assert fact.method != "runs-t"
+
+
+def test_an_inconclusive_change_says_what_its_runs_resolve_and_how_many_would_settle_it():
+    spread = (0.85, 1.0, 1.15)  # 15% run-to-run noise: a 5% move is noise to three runs a side
+    points = [_point("time_md_step", commit, level, runs=[level * s for s in spread])
+              for commit, level in ((BASE, 3.0e-3), (HEAD, 3.15e-3))]
+    series = build_series(ResultSet(INFOS, {}, points, []), [BASE, HEAD], MachmeterConfig())
+    report = check_revisions(series, BASE, HEAD, MachmeterConfig(), [])
+    [change] = report.inconclusive
+    assert not report.regressions and 0.3 < change.detectable < 0.6
+    assert f"these runs resolve about {change.detectable:.0%}" in change.reason
+    needed = re.search(r"about (\d+) runs a side would resolve 5%", change.reason)
+    assert needed and 130 < int(needed[1]) < 170  # 2 (1.96 + 0.84)^2 (0.15 / 0.05)^2 = 142
+    [warning] = [w for w in report.warnings if "inconclusive" in w]
+    assert f"these runs resolve changes of about {change.detectable:.0%} and more" in warning
+    assert change.to_dict()["detectable"] == change.detectable

@@ -58,6 +58,9 @@ class Change:
     # history mode, regressions: whether the series' level at the end of the history is still worse than
     # before by at least half the change (None: not judged, e.g. a pull request)
     still_open: bool | None = None
+    # pull requests judged on runs: the smallest relative change those runs resolve (80% power at the
+    # configured confidence; :meth:`machmeter.detect.runs.RunEvidence.detectable`)
+    detectable: float | None = None
 
     @property
     def label(self) -> str:
@@ -250,9 +253,12 @@ def check_revisions(series_list: list[Series], base: str, head: str, config: Mac
             "inconclusive, not a verdict; measure several runs a side (machmeter run-pr) or keep a history")
     if report.inconclusive:
         worse_count = sum(c.direction == REGRESSION for c in report.inconclusive)
+        reach = sorted(c.detectable for c in report.inconclusive if c.detectable is not None)
+        resolve = (f" (these runs resolve changes of about {reach[len(reach) // 2]:.0%} and more, the median "
+                   "over them: more rounds a side resolve smaller ones)" if reach else "")
         report.warnings.append(
             f"{len(report.inconclusive)} change(s) beyond their threshold are inconclusive ({worse_count} of them worse): "
-            f"the runs cannot tell them from run-to-run noise at {confidence:.0%} confidence")
+            f"the runs cannot tell them from run-to-run noise at {confidence:.0%} confidence{resolve}")
     explain_changes(report, series_list, base, head, config, kernels)
     report.sort()
     return report
@@ -343,13 +349,21 @@ def _judge_runs(report: CheckReport, series: Series, evidence, q_value: float | 
         return
     detail = (f"{runs}, run-to-run noise {evidence.sigma:.1%} from {evidence.basis}, "
               f"adjusted p={q_value:.2g}")
+    detectable = evidence.detectable(confidence)
     if q_value <= 1.0 - confidence:
-        report.add(_change_record(series, base, head, before, after, change, direction, 1.0 - q_value, "runs-t",
-                                  f"{size}, significant ({detail})"), acknowledgements)
+        record = _change_record(series, base, head, before, after, change, direction, 1.0 - q_value, "runs-t",
+                                f"{size}, significant ({detail})")
+        record.detectable = detectable
+        report.add(record, acknowledgements)
     else:
-        report.inconclusive.append(_change_record(series, base, head, before, after, change, direction,
-                                                  1.0 - q_value, "runs-t",
-                                                  f"{size}, not significant at {confidence:.0%} ({detail}); inconclusive"))
+        # what the runs could have seen and what would settle it: an inconclusive verdict is actionable
+        needed = evidence.runs_needed(change, confidence)
+        reach = (f"; these runs resolve about {detectable:.0%}, about {needed} runs a side would resolve "
+                 f"{abs(change):.0%}" if detectable is not None and needed is not None else "")
+        record = _change_record(series, base, head, before, after, change, direction, 1.0 - q_value, "runs-t",
+                                f"{size}, not significant at {confidence:.0%} ({detail}); inconclusive{reach}")
+        record.detectable = detectable
+        report.inconclusive.append(record)
 
 
 def apply_targets(report: CheckReport, series_list: list[Series], config: MachmeterConfig, machines: dict,

@@ -42,6 +42,9 @@ from machmeter.kinds import relative_change
 # code on a GPU host differ by 10-20% (launch-bound MD steps, small encoders), tail latencies more;
 # memory peaks are steadier (the torch allocator's peak repeats; NVML and RSS move by a few percent).
 
+# The power at which :meth:`RunEvidence.detectable` says what a comparison can resolve (the usual 80%).
+DETECTION_POWER = 0.8
+
 # Two runs under the prior differ by more than this many prior sigmas of their difference with
 # probability 0.001 (normal two-sided 99.9%): a change beyond it is a regression even from one run a side.
 PRIOR_Z = 3.29
@@ -90,6 +93,36 @@ class RunEvidence:
             return None
         n, m = self.runs
         return self.sigma * math.sqrt(1.0 / n + 1.0 / m)
+
+    def detectable(self, confidence: float, power: float = DETECTION_POWER) -> float | None:
+        """The smallest relative change these runs find with probability ``power`` at ``confidence``
+        (before the adjustment over the comparison's series, which asks more): what an inconclusive
+        verdict could have seen. None where only the prior judged. Exact for the t test on the runs
+        (noncentral t): at 2-3 runs a side the usual sum of t quantiles promises more than it gives."""
+        if self.sigma is None or self.degrees_of_freedom <= 0:
+            return None
+        from scipy.optimize import brentq
+        from scipy.stats import nct, t
+
+        df = self.degrees_of_freedom
+        critical = t.ppf(1.0 - (1.0 - confidence) / 2.0, df)
+
+        # the far tail (a change found with the wrong sign) adds under 1e-3 at 80% power: left out, as
+        # scipy's noncentral t cdf turns NaN there
+        def shortfall(noncentrality: float) -> float:
+            return nct.sf(critical, df, noncentrality) - power
+
+        noncentrality = brentq(shortfall, 0.0, critical + 10.0 * (1.0 + t.ppf(power, df)))
+        return float(noncentrality * self.standard_error)
+
+    def runs_needed(self, change: float, confidence: float, power: float = DETECTION_POWER) -> int | None:
+        """About how many runs a side would resolve ``change`` at this noise (normal quantiles: many runs)."""
+        if self.sigma is None or change == 0:
+            return None
+        from scipy.stats import norm
+
+        quantiles = norm.ppf(1.0 - (1.0 - confidence) / 2.0) + norm.ppf(power)
+        return max(2, math.ceil(2.0 * (quantiles * self.sigma / abs(change)) ** 2))
 
 
 def run_evidence(before_runs: Sequence[float], after_runs: Sequence[float], kind: str,

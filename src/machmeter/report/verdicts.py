@@ -410,7 +410,7 @@ _CHANGE_FIELDS = {
 }
 # added after schema_version 1 was first written: absent in older reports
 _OPTIONAL_CHANGE_FIELDS = {"explanation": (str, type(None)), "still_open": (bool, type(None)),
-                           "traces": (dict, type(None))}
+                           "traces": (dict, type(None)), "detectable": (int, float, type(None))}
 TRACE_SIDES = ("base", "head")
 _SHIFT_FIELDS = {
     "machine": str, "env_names": list, "commit": str, "commit_range": list, "series_count": int, "series_total": int,
@@ -501,6 +501,8 @@ def report_from_json(text: str, source: str) -> CheckReport:
             _commit_range(fields, fail, where)
             if not all(math.isfinite(fields[k]) for k in ("before", "after", "change")):
                 fail(f"{where}: before, after and change must be finite numbers")
+            if fields["detectable"] is not None and not (math.isfinite(fields["detectable"]) and fields["detectable"] >= 0):
+                fail(f"{where}.detectable must be a non-negative finite number")
             if fields["direction"] not in (REGRESSION, IMPROVEMENT):
                 fail(f"{where}.direction must be {REGRESSION!r} or {IMPROVEMENT!r}")
             traces = fields["traces"]
