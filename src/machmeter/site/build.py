@@ -4,7 +4,7 @@ site as it was.
 
 Layout of the output (every file name is fixed or an id made by ``data.py``, never text from the results):
 
-    index.html  regressions.html  machines.html  compare.html  students.html  feed.xml
+    index.html  regressions.html  machines.html  compare.html  students.html  scaling.html  parity.html  feed.xml
     benchmarks/<benchmark id>.html            one page per benchmark (one template)
     data/commits.json                         hashes, dates, subjects, authors of every commit
     data/series.json                          the series index (label, machine, unit, the check's policy)
@@ -42,7 +42,11 @@ from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
 from machmeter.repository import is_commit_hash
 from machmeter.site.data import STATUSES, SiteData, SiteSeries, compare_policy
+from machmeter.site.parity import FIGURES, parity_views
+from machmeter.site.scaling import MIN_SIZES, scaling_views
 from machmeter.site.students import students_views
+
+FIGURE_LABELS = [label for _, label in FIGURES]
 
 MARKER = ".machmeter-site"
 SPARK_CHUNK = 100
@@ -110,7 +114,7 @@ def build_site(project="asv.conf.json", output_dir: str | None = None, *, site_u
     except OSError as error:
         raise _unwritable(output, error) from None
     try:
-        pages, files = write_site(data, building, site_url=site_url)
+        pages, files = write_site(data, building, site_url=site_url, results_dir=project.results_dir, machine=machine)
         os.chmod(building, 0o755)
         swap_into_place(building, output)
     except BaseException as error:
@@ -338,8 +342,11 @@ def _dump(path: str, data) -> None:
         stream.write(json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False))
 
 
-def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> tuple[int, int]:
-    """Every page and data file of ``data`` into ``folder`` (empty); returns (pages, files)."""
+def write_site(data: SiteData, folder: str, *, site_url: str | None = None, results_dir: str | None = None,
+               machine: str | None = None) -> tuple[int, int]:
+    """Every page and data file of ``data`` into ``folder`` (empty); returns (pages, files). The parity
+    page reads its per-atom errors from the result files in ``results_dir`` (of ``machine`` only, if
+    given); without it, it has none."""
     for sub in ("static", "benchmarks", "data", "data/series", "data/spark", "data/rev", "data/split"):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
     files = 0
@@ -357,6 +364,8 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
     spark_of, spark_inline = _write_sparklines(data, folder)
     files += len({chunk for chunk, _ in spark_of.values()})
 
+    scaling = scaling_views(data.benchmarks, commits)
+    parity = parity_views(data.series, commits, results_dir, machine, data.warnings) if results_dir else []
     env = _environment()
     machines_by_name = {m.name: m for m in data.machines}
     common = {
@@ -365,6 +374,7 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
         "commit_url": data.commit_url, "commits": commits, "statuses": STATUSES,
         "machines_by_name": machines_by_name, "warnings": data.warnings,
         "last_date": date_text(max(commits.dates[:commits.branch_length], default=0)),
+        "has_scaling": bool(scaling), "has_parity": bool(parity),  # linked from the navigation only then
     }
     pages = 0
 
@@ -387,6 +397,10 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None) -> t
     views = students_views(data.series)
     render("students.html", "students.html", root="", page="students", views=views,
            page_data={"views": [view.chart_data() for view in views]})
+    render("scaling.html", "scaling.html", root="", page="scaling", views=scaling, min_sizes=MIN_SIZES,
+           page_data={"views": [view.chart_data() for view in scaling]})
+    render("parity.html", "parity.html", root="", page="parity", views=parity, figure_labels=FIGURE_LABELS,
+           page_data={"views": [view.chart_data() for view in parity], "figure_labels": FIGURE_LABELS})
     for benchmark in data.benchmarks:
         render("benchmark.html", os.path.join("benchmarks", f"{benchmark.id}.html"), root="../", page="benchmark",
                benchmark=benchmark, profile=data.profiles.get(benchmark.id),

@@ -155,10 +155,25 @@ const MM = (() => {
     return e <= 0 ? n / 10 ** -e : n * 10 ** e;
   }
 
+  // a chart's line colours, and a legend under it (wraps on a narrow screen; names set as text)
+  const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+
+  function legend(entries) {
+    const list = element("div", null, "chart-legend");
+    for (const entry of entries) {
+      const item = element("span", null, "legend-entry");
+      const swatch = element("span", null, "swatch");
+      swatch.style.background = entry.colour;
+      item.append(swatch, element("span", entry.label, "legend-text"));
+      list.append(item);
+    }
+    return list;
+  }
+
   function ready() {
     document.body.dataset.ready = "1";
     window.dispatchEvent(new Event("machmeter-ready"));
   }
 
-  return { root, json, decode, decodeOne, formatValue, percent, dateText, dateTimeText, element, filterTable, ready };
+  return { root, json, decode, decodeOne, formatValue, percent, dateText, dateTimeText, element, filterTable, PALETTE, legend, ready };
 })();
