@@ -207,7 +207,7 @@ def test_build_replaces_the_previous_site_only_when_done(synthetic, tmp_path, mo
     root, _ = synthetic
     out = tmp_path / "site"
     first = build_site(str(root / "asv.conf.json"), str(out))
-    assert first.pages == 5 + first.benchmarks and first.series == 120
+    assert first.pages == 7 + first.benchmarks and first.series == 120
     (out / "index.html").write_text("previous")
     from machmeter.site import build as build_module
 

@@ -73,7 +73,7 @@ def project(tmp_path_factory):
     site = subprocess.run([sys.executable, "-m", "machmeter", "site"], cwd=repo, env=env, capture_output=True,
                           text=True, timeout=300)
     assert site.returncode == 0, site.stdout + site.stderr
-    assert "machmeter site: 8 pages, 4 series of 3 benchmarks on 1 machine(s), 3 commits" in site.stdout
+    assert "machmeter site: 10 pages, 4 series of 3 benchmarks on 1 machine(s), 3 commits" in site.stdout
     out = repo / ".asv" / "html"  # asv's html_dir
     with served(out) as url:
         yield {"repo": repo, "out": out, "url": url, "commits": commits}
