@@ -13,8 +13,9 @@ import pytest
 from machmeter.parity import error_distribution
 from machmeter.report.units import format_value
 from machmeter.site import build_site
-from machmeter.site.parity import common_grid, figure_text, matching_layout, packaged_layouts, student_row
-from machmeter.site.scaling import error_bar, numeric_parameters, numeric_value
+from machmeter.site.parity import (common_grid, figure_text, matching_layout, packaged_layouts, parity_views,
+                                   student_row)
+from machmeter.site.scaling import error_bar, numeric_parameters, numeric_value, scaling_views
 
 from .test_site_browser import PHONE, Page, browser, served  # noqa: F401
 
@@ -135,6 +136,52 @@ def _results(tmp_path):
     (tmp_path / "asv.conf.json").write_text(json.dumps({"version": 1, "project": "p", "repo": ".",
                                                         "results_dir": "results", "branches": ["main"]}))
     return tmp_path / "asv.conf.json"
+
+
+def _site_data(tmp_path):
+    from machmeter.config import MachmeterConfig
+    from machmeter.history import read_history
+    from machmeter.site.data import prepare_site
+
+    _results(tmp_path)
+    config = MachmeterConfig()
+    history = read_history(str(tmp_path / "results"), None, config, stats=True, branch_only=False)
+    return prepare_site("p", history, config, [], {}), str(tmp_path / "results")
+
+
+def test_the_scaling_view_holds_each_commits_values_and_cis_per_size(tmp_path):
+    data, _ = _site_data(tmp_path)
+    (view,) = scaling_views(data.benchmarks, data.commits)
+    assert (view.benchmark, view.parameter, view.machine) == (SCALING, "n_atoms", "gpu")
+    assert view.sizes == [64.0, 512.0, 4096.0] and view.size_texts == SIZES
+    assert view.held == [("device", ["cpu", "<script>alert(1)</script>"])]
+    # the first commit, the base of the step (the last at the old level) and the newest
+    assert view.defaults == [0, STEP - 1, len(COMMITS) - 1]
+    assert [c["at"] for c in view.commits] == list(range(len(COMMITS)))
+    slow = view.groups[1]
+    assert slow["held"] == ["<script>alert(1)</script>"]
+    line = slow["lines"][str(STEP)]
+    assert line["y"] == pytest.approx([seconds(STEP, s, 1) for s in range(3)])
+    assert line["lo"] == pytest.approx([0.95 * seconds(STEP, s, 1) for s in range(3)])
+    assert line["hi"] == pytest.approx([1.05 * seconds(STEP, s, 1) for s in range(3)])
+    cpu = view.groups[view.default_group]["lines"][str(STEP - 1)]
+    assert cpu["lo"][2] is None and cpu["hi"][2] is None and cpu["lo"][1] is not None  # asv's infinite bounds
+    assert view.log_x and view.log_y
+
+
+def test_the_parity_view_reads_every_atoms_error_from_the_result_files(tmp_path):
+    data, results = _site_data(tmp_path)
+    (view,) = parity_views(data.series, data.commits, results)
+    assert view.students == [("'teacher'", "teacher"), ("'<i>bf16</i>'", "<i>bf16</i>"), ("'float32'", "float32")]
+    assert [c["at"] for c in view.commits] == list(range(len(COMMITS)))[::-1]  # newest first
+    assert view.layout_source == "forces_lj_argon.json"
+    newest = view.commits[0]
+    for row, student in zip(newest["rows"], (0, 2, 1)):
+        errors = np.array(atom_errors(len(COMMITS) - 1, student))
+        assert row["p95"] == pytest.approx(np.quantile(errors, 0.95)) and row["max"] == errors.max()
+        assert row["figures"]["MAE"] == figures(len(COMMITS) - 1, student)["track_force_mae"]
+        expected, _ = np.histogram(errors, bins=np.array(newest["x"]))
+        assert newest["counts"][newest["rows"].index(row)][:-1] == expected.tolist()
 
 
 @pytest.fixture(scope="module")
