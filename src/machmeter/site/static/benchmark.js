@@ -19,7 +19,18 @@
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve);
     else resolve();
   });
-  const ready = () => parsed.then(() => MM.ready());
+  let settled = null;
+  const firstDraw = new Promise((resolve) => { settled = resolve; });  // the chart drawn, or why not said
+  // the tables, parsed inert in their <template> (benchmark.html), go live once the chart has had its
+  // frame (or a moment, where frames wait: a tab in the background)
+  const tables = Promise.all([parsed, firstDraw]).then(() => new Promise((resolve) => {
+    requestAnimationFrame(() => setTimeout(resolve, 0));
+    setTimeout(resolve, 250);
+  })).then(() => {
+    const later = document.getElementById("tables-later");
+    if (later) later.replaceWith(later.content);
+  });
+  const ready = () => { settled(); return tables.then(() => MM.ready()); };
   const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
   const MARKERS_UP_TO = 500;  // past that a point is under a pixel: a line shows more
   const STATE_COLOURS = { regression: "#c62828", improvement: "#2e7d32", acknowledged: "#8d6e63", environment: "#6a1b9a" };
@@ -483,7 +494,7 @@
       return;
     }
     window.history.replaceState(null, "", `${location.pathname}${location.search}#${picked[0].id}`);
-    parsed.then(() => document.querySelectorAll("#series-table tr[data-series]").forEach((row) => {
+    tables.then(() => document.querySelectorAll("#series-table tr[data-series]").forEach((row) => {
       row.classList.toggle("selected", picked.some((s) => s.id === row.dataset.series));
     }));
     try {
@@ -529,7 +540,7 @@
   machineBoxes.forEach((input) => input.addEventListener("change", draw));
   logScale.addEventListener("change", () => { if (charts) drawHistory(); });
   showBand.addEventListener("change", () => { if (charts) drawHistory(); });
-  parsed.then(() => document.querySelectorAll("button.show").forEach((button) => button.addEventListener("click", () => {
+  tables.then(() => document.querySelectorAll("button.show").forEach((button) => button.addEventListener("click", () => {
     if (select(button.dataset.series)) { draw(); box.scrollIntoView({ behavior: "smooth", block: "center" }); }
   })));
   window.addEventListener("hashchange", () => { if (select(hashId())) draw(); });
