@@ -248,7 +248,23 @@ def test_benchmark_chart_band_change_points_hover_and_click(browser, synthetic_s
     page = view.page
     lines = page.evaluate("document.getElementById('chart').figure.lines.map(l => [l.series, l.band, l.changes.length])")
     assert any(line[0] == sid and line[1] == chart["band"] and line[2] for line in lines)  # line, band, change points
-    assert page.evaluate("document.getElementById('chart').chart.bands.length") >= 1  # the band handed to uPlot
+    # the band painted (benchmark.js draws it, under the lines): inside it and off its line, the canvas has
+    # the band's alpha (0.18) at most places (a grid line or another series crosses some)
+    band = page.evaluate("""() => {
+        const box = document.getElementById('chart');
+        const u = box.chart;
+        const line = box.figure.lines.find((l) => l.band);
+        const alphas = [];
+        for (let i = 0; i < box.figure.x.length && alphas.length < 25; i++) {
+            if (line.hi[i] === null || line.lo[i] === null || line.y[i] === null) continue;
+            const top = u.valToPos(line.hi[i], 'y', true);
+            const y = Math.round(top + 2);
+            if (u.valToPos(line.lo[i], 'y', true) - top < 8 || Math.abs(u.valToPos(line.y[i], 'y', true) - y) < 4) continue;
+            alphas.push(u.ctx.getImageData(Math.round(u.valToPos(box.figure.x[i], 'x', true)), y, 1, 1).data[3]);
+        }
+        alphas.sort((a, b) => a - b);
+        return [u.bandStretches, alphas.length, alphas[alphas.length >> 1]]; }""")
+    assert band[0] >= 1 and band[1] >= 5 and band[2] >= 40, band  # stretches drawn, places sampled, median alpha
     assert drawn_points(page) >= 50
     ticks = page.evaluate("document.getElementById('chart').chart.axes[0]._values")
     assert ticks and all(re.fullmatch(r"\d{4}-\d\d-\d\d( \d\d:\d\d)?", t) for t in ticks), ticks
