@@ -19,6 +19,19 @@
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve);
     else resolve();
   });
+  // uPlot's script comes after this one (benchmark.html): the chart's data is asked for first, while
+  // uPlot is evaluated. Its load event, caught on the way down to its element, says it has run.
+  const library = new Promise((resolve, reject) => {
+    const loaded = () => {
+      if (!window.uPlot) return false;
+      document.removeEventListener("load", loaded, true);
+      resolve();
+      return true;
+    };
+    if (loaded()) return;
+    document.addEventListener("load", loaded, true);
+    parsed.then(() => { if (!loaded()) reject(new Error("the chart library did not load")); });
+  });
   let settled = null;
   const firstDraw = new Promise((resolve) => { settled = resolve; });  // the chart drawn, or why not said
   // the tables, parsed inert in their <template> (benchmark.html), go live once the chart has had its
@@ -558,7 +571,7 @@
       row.classList.toggle("selected", picked.some((s) => s.id === row.dataset.series));
     }));
     try {
-      const [allCommits, ...files] = await Promise.all([
+      const [, allCommits, ...files] = await Promise.all([library,
         MM.json("data/commits.json"), ...picked.map((s) => MM.json(`data/series/${s.id}.json`))]);
       if (mine !== request) return;
       commits = allCommits;
