@@ -198,15 +198,17 @@ def main(argv=None) -> int:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             measured = {name: {"chart": [], "overview": []} for name in sites}
             servers = {name: serve(folder) for name, folder in sites.items()}
-            for _ in range(args.loads):  # the sites' loads interleaved: a busy moment of the machine hits both
-                for name, (_, base) in servers.items():
-                    chart_drawn, sparkline_drawn = drawn_marks(sites[name])
-                    measured[name]["chart"].append(measure(browser, base + "benchmarks/" + page, chart_drawn))
-                    measured[name]["overview"].append(measure(browser, base + "index.html", sparkline_drawn))
-            for server, _ in servers.values():
-                server.terminate()
-                server.wait()
-            browser.close()
+            try:
+                for _ in range(args.loads):  # the sites' loads interleaved: a busy moment of the machine hits both
+                    for name, (_, base) in servers.items():
+                        chart_drawn, sparkline_drawn = drawn_marks(sites[name])
+                        measured[name]["chart"].append(measure(browser, base + "benchmarks/" + page, chart_drawn))
+                        measured[name]["overview"].append(measure(browser, base + "index.html", sparkline_drawn))
+            finally:  # a load that never draws leaves no server behind
+                for server, _ in servers.values():
+                    server.terminate()
+                    server.wait()
+                browser.close()
         for name, loads in measured.items():
             print(f"{name:<7} {_row(loads['chart'])} {_row(loads['overview'])}", flush=True)
     finally:
