@@ -1,7 +1,8 @@
 """How fast the built site draws in a real browser, before and after a change, side by side in one run:
 the benchmark page's chart and the overview's first sparklines, cold (a fresh browser context each time).
-"before" is the site as the main checkout's committed code builds it (plotly.js's basic bundle, until
-uPlot replaced it), "now" the site of this checkout's code; both are built from one synthetic history.
+"before" is the site as the main checkout's committed code builds it (its chart library plotly.js or
+uPlot, told apart by the files it ships), "now" the site of this checkout's code; both are built from
+one synthetic history.
 
 A synthetic history (``scripts/synthetic_history.py``: 2,000 commits x 300 series x 3 machines by default)
 is built with ``machmeter site``, served on 127.0.0.1 gzip-compressed as GitHub Pages serves it, and opened
@@ -120,9 +121,16 @@ def measure(browser, url: str, selector: str) -> tuple[float, dict[str, int]]:
     return seconds, transferred
 
 
-# what "drawn" is in each site: its ready mark (set once the chart is drawn) and the chart's own element
-DRAWN = {"before": ("body[data-ready='1'] #chart .main-svg .scatterlayer .trace", "#rows tbody tr td.spark svg"),
-         "now": ("body[data-ready='1'] #chart canvas", "#rows tbody tr td.spark svg")}
+# what "drawn" is in a site: its ready mark (set once the chart is drawn) and the chart's own element, by
+# the chart library it ships (plotly.js until uPlot replaced it)
+DRAWN = {"plotly": ("body[data-ready='1'] #chart .main-svg .scatterlayer .trace", "#rows tbody tr td.spark svg"),
+         "uPlot": ("body[data-ready='1'] #chart canvas", "#rows tbody tr td.spark svg")}
+
+
+def drawn_marks(site: str) -> tuple[str, str]:
+    """The selectors of DRAWN for the site built in the folder ``site``."""
+    plotly = any(name.startswith("plotly") for name in os.listdir(os.path.join(site, "static")))
+    return DRAWN["plotly" if plotly else "uPlot"]
 
 
 def build(source: str | None, config: str, output: str) -> None:
@@ -190,15 +198,17 @@ def main(argv=None) -> int:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             measured = {name: {"chart": [], "overview": []} for name in sites}
             servers = {name: serve(folder) for name, folder in sites.items()}
-            for _ in range(args.loads):  # the sites' loads interleaved: a busy moment of the machine hits both
-                for name, (_, base) in servers.items():
-                    chart_drawn, sparkline_drawn = DRAWN[name]
-                    measured[name]["chart"].append(measure(browser, base + "benchmarks/" + page, chart_drawn))
-                    measured[name]["overview"].append(measure(browser, base + "index.html", sparkline_drawn))
-            for server, _ in servers.values():
-                server.terminate()
-                server.wait()
-            browser.close()
+            try:
+                for _ in range(args.loads):  # the sites' loads interleaved: a busy moment of the machine hits both
+                    for name, (_, base) in servers.items():
+                        chart_drawn, sparkline_drawn = drawn_marks(sites[name])
+                        measured[name]["chart"].append(measure(browser, base + "benchmarks/" + page, chart_drawn))
+                        measured[name]["overview"].append(measure(browser, base + "index.html", sparkline_drawn))
+            finally:  # a load that never draws leaves no server behind
+                for server, _ in servers.values():
+                    server.terminate()
+                    server.wait()
+                browser.close()
         for name, loads in measured.items():
             print(f"{name:<7} {_row(loads['chart'])} {_row(loads['overview'])}", flush=True)
     finally:

@@ -68,8 +68,10 @@ def served(folder):
 class Page:
     """One page in its own browser context, with its console errors, page errors and dialogs."""
 
-    def __init__(self, browser, url: str, width: int = 1300):
+    def __init__(self, browser, url: str, width: int = 1300, init_script: str | None = None):
         self.context = browser.new_context(viewport={"width": width, "height": 900})
+        if init_script:  # run in the page before its own scripts (the devtools protocol's: no CSP applies)
+            self.context.add_init_script(init_script)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -248,7 +250,23 @@ def test_benchmark_chart_band_change_points_hover_and_click(browser, synthetic_s
     page = view.page
     lines = page.evaluate("document.getElementById('chart').figure.lines.map(l => [l.series, l.band, l.changes.length])")
     assert any(line[0] == sid and line[1] == chart["band"] and line[2] for line in lines)  # line, band, change points
-    assert page.evaluate("document.getElementById('chart').chart.bands.length") >= 1  # the band handed to uPlot
+    # the band painted (benchmark.js draws it, under the lines): inside it and off its line, the canvas has
+    # the band's alpha (0.18) at most places (a grid line or another series crosses some)
+    band = page.evaluate("""() => {
+        const box = document.getElementById('chart');
+        const u = box.chart;
+        const line = box.figure.lines.find((l) => l.band);
+        const alphas = [];
+        for (let i = 0; i < box.figure.x.length && alphas.length < 25; i++) {
+            if (line.hi[i] === null || line.lo[i] === null || line.y[i] === null) continue;
+            const top = u.valToPos(line.hi[i], 'y', true);
+            const y = Math.round(top + 2);
+            if (u.valToPos(line.lo[i], 'y', true) - top < 8 || Math.abs(u.valToPos(line.y[i], 'y', true) - y) < 4) continue;
+            alphas.push(u.ctx.getImageData(Math.round(u.valToPos(box.figure.x[i], 'x', true)), y, 1, 1).data[3]);
+        }
+        alphas.sort((a, b) => a - b);
+        return [u.bandStretches, alphas.length, alphas[alphas.length >> 1]]; }""")
+    assert band[0] >= 1 and band[1] >= 5 and band[2] >= 40, band  # stretches drawn, places sampled, median alpha
     assert drawn_points(page) >= 50
     ticks = page.evaluate("document.getElementById('chart').chart.axes[0]._values")
     assert ticks and all(re.fullmatch(r"\d{4}-\d\d-\d\d( \d\d:\d\d)?", t) for t in ticks), ticks
@@ -279,6 +297,58 @@ def test_benchmark_chart_band_change_points_hover_and_click(browser, synthetic_s
     wait_until(page, f"document.getElementById('chart').figure.lines[0].series !== {before!r}")
     view.close()
     print_ready("synthetic benchmark page", {"benchmark": view})
+
+
+# when the chart's canvas and the series table first appear, by the page's clock (Page's init_script)
+APPEARANCE = """
+window.appeared = {};
+new MutationObserver(() => {
+    for (const [name, selector] of [["chart", "#chart canvas"], ["tables", "#series-table tbody tr"]]) {
+        if (!(name in window.appeared) && document.querySelector(selector)) window.appeared[name] = performance.now();
+    }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def test_benchmark_tables_come_after_the_chart_and_work(browser, synthetic_site):
+    """The tables under the chart wait in a <template> until the chart is drawn (their layout held it
+    back), then stand in the page: every series' row, its show button, the change points, the selection."""
+    site = synthetic_site
+    page_name = sorted(os.listdir(site["out"] / "benchmarks"))[0]
+    html = (site["out"] / "benchmarks" / page_name).read_text()
+    assert html.index('<template id="tables-later">') < html.index('id="series-table"')
+    view = Page(browser, site["url"] + "benchmarks/" + page_name, init_script=APPEARANCE)
+    page = view.page
+    appeared = page.evaluate("window.appeared")
+    assert appeared["chart"] < appeared["tables"], appeared  # the chart first
+    assert page.locator("template#tables-later").count() == 0  # moved into the page, not copied
+    page_data = json.loads(page.text_content("#page-data"))
+    rows = page.locator("#series-table tbody tr")
+    assert rows.count() == len(page_data["series"])
+    assert page.locator("h2", has_text="Change points").count() == 1
+    selected = page.eval_on_selector_all("#series-table tr.selected", "rows => rows.map(r => r.dataset.series)")
+    drawn = page.evaluate("document.getElementById('chart').figure.lines.map(l => l.series)")
+    assert selected and sorted(selected) == sorted(drawn)  # the rows of the series drawn are marked
+    # a row's show button draws its series (its handler wired once the rows were in)
+    other = next(s["id"] for s in page_data["series"] if s["charted"] and s["id"] not in drawn)
+    page.click(f"#series-table button.show[data-series='{other}']")
+    wait_until(page, f"document.getElementById('chart').figure.lines.some(l => l.series === {other!r})")
+    wait_until(page, f"document.getElementById('row-{other}').classList.contains('selected')")
+    view.close()
+
+
+def test_benchmark_tables_stand_when_the_chart_cannot_be_drawn(browser, synthetic_site):
+    """A series file that does not load: the chart says so, and the tables come in all the same."""
+    site = synthetic_site
+    page_name = sorted(os.listdir(site["out"] / "benchmarks"))[0]
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.route("**/data/series/*.json", lambda route: route.fulfill(status=404, body="gone"))
+    page = context.new_page()
+    page.goto(site["url"] + "benchmarks/" + page_name)
+    wait_until(page, "document.body.dataset.ready === '1'", timeout=20_000)
+    assert "could not be drawn" in page.text_content("#chart")
+    assert page.locator("#series-table tbody tr").count() > 0
+    context.close()
 
 
 def test_regressions_machines_and_feed(browser, synthetic_site):

@@ -19,7 +19,31 @@
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve);
     else resolve();
   });
-  const ready = () => parsed.then(() => MM.ready());
+  // uPlot's script comes after this one (benchmark.html): the chart's data is asked for first, while
+  // uPlot is evaluated. Its load event, caught on the way down to its element, says it has run.
+  const library = new Promise((resolve, reject) => {
+    const loaded = () => {
+      if (!window.uPlot) return false;
+      document.removeEventListener("load", loaded, true);
+      resolve();
+      return true;
+    };
+    if (loaded()) return;
+    document.addEventListener("load", loaded, true);
+    parsed.then(() => { if (!loaded()) reject(new Error("the chart library did not load")); });
+  });
+  let settled = null;
+  const firstDraw = new Promise((resolve) => { settled = resolve; });  // the chart drawn, or why not said
+  // the tables, parsed inert in their <template> (benchmark.html), go live once the chart has had its
+  // frame (or a moment, where frames wait: a tab in the background)
+  const tables = Promise.all([parsed, firstDraw]).then(() => new Promise((resolve) => {
+    requestAnimationFrame(() => setTimeout(resolve, 0));
+    setTimeout(resolve, 250);
+  })).then(() => {
+    const later = document.getElementById("tables-later");
+    if (later) later.replaceWith(later.content);
+  });
+  const ready = () => { settled(); return tables.then(() => MM.ready()); };
   const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
   const MARKERS_UP_TO = 500;  // past that a point is under a pixel: a line shows more
   const STATE_COLOURS = { regression: "#c62828", improvement: "#2e7d32", acknowledged: "#8d6e63", environment: "#6a1b9a" };
@@ -315,6 +339,63 @@
     return best;
   }
 
+  // the runs first..last of consecutive indices where present(i): each(start, end) for each
+  function spans(first, last, present, each) {
+    let start = -1;
+    for (let i = first; i <= last + 1; i++) {
+      const here = i <= last && present(i);
+      if (here && start < 0) start = i;
+      else if (!here && start >= 0) { each(start, i - 1); start = -1; }
+    }
+  }
+
+  /* uPlot breaks a line at a gap (a failed or skipped run) by clipping the canvas to the stretches
+     between gaps; a few dozen gaps in 2,000 commits made that clip cost a software-drawn canvas ~25 ms
+     a draw (scripts/site_load_speed.py). Here each stretch is a line of its own: the same breaks,
+     unclipped. The bands are drawn the same way, under the lines (drawBands). */
+  let linear = null;
+  function linePaths(u, si, first, last) {
+    linear = linear || uPlot.paths.linear();
+    const values = u.data[si];
+    let paths = null;
+    spans(first, last, (i) => values[i] !== null && values[i] !== undefined, (start, end) => {
+      const stretch = linear(u, si, start, end);
+      if (paths) paths.stroke.addPath(stretch.stroke);
+      else paths = stretch;
+    });
+    if (!paths) return linear(u, si, first, last);
+    paths.clip = null;
+    return paths;
+  }
+
+  const NO_PATHS = () => ({ stroke: null, fill: null, clip: null, band: null, gaps: null, flags: 0 });
+
+  // each band (u.series indices of its upper and lower bound) where both bounds have values
+  function drawBands(u, bands) {
+    const ctx = u.ctx;
+    const { left, top, width, height } = u.bbox;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    u.bandStretches = 0;  // for the browser tests
+    bands.forEach((band) => {
+      if (!u.series[band.hi].show) return;
+      const [x, high, low] = [u.data[0], u.data[band.hi], u.data[band.lo]];
+      ctx.fillStyle = band.fill;
+      // a shape per stretch: Chromium fills one path of a hundred shapes ~5× slower than the hundred
+      spans(0, x.length - 1, (i) => high[i] !== null && low[i] !== null, (start, end) => {
+        const shape = new Path2D();
+        for (let i = start; i <= end; i++) shape.lineTo(u.valToPos(x[i], "x", true), u.valToPos(high[i], "y", true));
+        for (let i = end; i >= start; i--) shape.lineTo(u.valToPos(x[i], "x", true), u.valToPos(low[i], "y", true));
+        shape.closePath();
+        ctx.fill(shape);
+        u.bandStretches += 1;
+      });
+    });
+    ctx.restore();
+  }
+
   function sizeOf(height) {
     return { width: Math.max(200, box.clientWidth - 2), height };
   }
@@ -328,28 +409,31 @@
     const bands = [];
     history.seriesOf = [];
     const main = [];
+    const dense = figure.x.length > MARKERS_UP_TO;
     figure.lines.forEach((line, n) => {
       history.seriesOf.push(series.length);
       main.push(series.length);
-      series.push({ label: line.label, stroke: line.colour, width: 1.5, spanGaps: false,
-        points: { show: figure.x.length <= MARKERS_UP_TO, size: figure.x.length > 200 ? 4 : 6, fill: line.colour } });
+      // dense lines thin: a 1-pixel line is drawn several times faster than a 1.5-pixel one
+      series.push({ label: line.label, stroke: line.colour, width: dense ? 1 : 1.5, spanGaps: false, paths: linePaths,
+        points: { show: !dense, size: figure.x.length > 200 ? 4 : 6, fill: line.colour } });
       data.push(line.y);
-      if (line.band) {
+      if (line.band) {  // its bounds: series of their own for the y range, drawn by drawBands
         series.push({ label: `${line.band === "ci_99" ? "CI 99%" : "IQR"} ${line.label}`, stroke: "transparent", width: 0,
-          points: { show: false }, spanGaps: false, band: n });
+          points: { show: false }, paths: NO_PATHS });
         data.push(line.hi);
-        series.push({ label: "", stroke: "transparent", width: 0, points: { show: false }, spanGaps: false, band: n });
+        series.push({ label: "", stroke: "transparent", width: 0, points: { show: false }, paths: NO_PATHS });
         data.push(line.lo);
-        bands.push({ series: [series.length - 2, series.length - 1], fill: colour(n, 0.18) });
+        bands.push({ hi: series.length - 2, lo: series.length - 1, fill: colour(n, 0.18) });
       }
     });
     const axes = [commitAxis(), valueAxis(page.unit ? `${page.unit} (${direction})` : direction, page.unit)];
     const options = {
-      ...sizeOf(chartHeight()), series, bands, legend: { show: false }, padding: padding(axes[0]),
+      ...sizeOf(chartHeight()), series, legend: { show: false }, padding: padding(axes[0]),
       scales: { x: { time: false, range: (u, low, high) => [low - 0.5, high + 0.5] }, y: { distr: figure.log ? 3 : 1 } },
       axes,
       cursor: { drag: { x: true, y: false }, points: { show: false } },
-      hooks: { draw: [(u) => drawMarks(u, figure)], setCursor: [(u) => hoverHistory(u, figure, main)] },
+      hooks: { drawAxes: [(u) => drawBands(u, bands)], draw: [(u) => drawMarks(u, figure)],
+        setCursor: [(u) => hoverHistory(u, figure, main)] },
     };
     if (history.plot) history.plot.destroy();
     box.replaceChildren();
@@ -483,11 +567,11 @@
       return;
     }
     window.history.replaceState(null, "", `${location.pathname}${location.search}#${picked[0].id}`);
-    parsed.then(() => document.querySelectorAll("#series-table tr[data-series]").forEach((row) => {
+    tables.then(() => document.querySelectorAll("#series-table tr[data-series]").forEach((row) => {
       row.classList.toggle("selected", picked.some((s) => s.id === row.dataset.series));
     }));
     try {
-      const [allCommits, ...files] = await Promise.all([
+      const [, allCommits, ...files] = await Promise.all([library,
         MM.json("data/commits.json"), ...picked.map((s) => MM.json(`data/series/${s.id}.json`))]);
       if (mine !== request) return;
       commits = allCommits;
@@ -529,7 +613,7 @@
   machineBoxes.forEach((input) => input.addEventListener("change", draw));
   logScale.addEventListener("change", () => { if (charts) drawHistory(); });
   showBand.addEventListener("change", () => { if (charts) drawHistory(); });
-  parsed.then(() => document.querySelectorAll("button.show").forEach((button) => button.addEventListener("click", () => {
+  tables.then(() => document.querySelectorAll("button.show").forEach((button) => button.addEventListener("click", () => {
     if (select(button.dataset.series)) { draw(); box.scrollIntoView({ behavior: "smooth", block: "center" }); }
   })));
   window.addEventListener("hashchange", () => { if (select(hashId())) draw(); });
