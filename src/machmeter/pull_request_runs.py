@@ -10,7 +10,12 @@ keeping only the benchmarks that this ``asv run`` measured; asv's own file stays
 
 Confirmation: a regression found in the first rounds is measured again (only those benchmarks, base and
 head alternated, ``confirm_rounds`` more rounds) and the comparison is made once more on all runs; only
-what survives fails the job. Its cost is reported. Those runs also keep their profiled window's Chrome
+what survives fails the job. Its cost is reported, as seconds and as a multiple of one run a side (what
+``asv continuous`` costs for the same selection, estimated from the first rounds). ``max_cost`` caps that
+multiple: a pull-request job that measures two rounds a side already costs about 2x, and on a GPU a
+confirmation round of one suite costs nearly as much as a first round (its ``setup_cache`` measures the
+whole class), so further rounds stop once the next would take the job past the cap. The first
+confirmation round always runs: no regression fails the job unconfirmed. Those runs also keep their profiled window's Chrome
 trace and top-kernels table (``MACHMETER_TRACE_DIR``, unless the caller set it, pointed at
 ``traces/<machine>`` beside the results folder): the report links them and the explanations name kernels.
 """
@@ -42,9 +47,20 @@ class PullRequestRuns:
     head: str
     rounds: list[RoundLog] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)  # benchmarks measured again
+    first_rounds: int = 0
+    confirm_rounds_stopped: tuple[int, int] | None = None  # (run, asked) when the cost cap stopped them
+    max_cost: float | None = None
 
-    def seconds(self, confirmation: bool) -> float:
-        return sum(r.seconds for r in self.rounds if (r.benchmarks is not None) == confirmation)
+    def seconds(self, confirmation: bool | None = None) -> float:
+        return sum(r.seconds for r in self.rounds if confirmation is None or (r.benchmarks is not None) == confirmation)
+
+    def one_run_a_side(self) -> float | None:
+        """Seconds of one base run and one head run of the whole selection: ``asv continuous``'s cost."""
+        return self.seconds(False) / self.first_rounds if self.first_rounds else None
+
+    def cost_multiple(self) -> float | None:
+        unit = self.one_run_a_side()
+        return self.seconds() / unit if unit else None
 
     def cost(self) -> str:
         first = sum(r.benchmarks is None for r in self.rounds)
@@ -53,6 +69,12 @@ class PullRequestRuns:
             again = len(self.rounds) - first
             line += (f"; confirmation of {len(self.confirmed)} flagged benchmark(s): {again} asv runs in "
                      f"{self.seconds(True):.0f} s")
+            if self.confirm_rounds_stopped:
+                done, asked = self.confirm_rounds_stopped
+                line += f" ({done} of {asked} rounds: the next would pass --max-cost {self.max_cost:g}x)"
+        multiple = self.cost_multiple()
+        if multiple is not None:
+            line += f"; the job {self.seconds():.0f} s = {multiple:.1f}x one run a side ({self.one_run_a_side():.0f} s)"
         return line
 
 
@@ -115,9 +137,11 @@ def alternated(base: str, head: str, rounds: int) -> list[tuple[int, str]]:
 
 
 def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 3, confirm_rounds: int = 2,
-                     bench=(), quick: bool = False, extra=(), run_asv=None, config=None):
-    """Measure base and head ``rounds`` times each, alternated, compare them, confirm the regressions;
-    (the final CheckReport, the PullRequestRuns log)."""
+                     bench=(), quick: bool = False, extra=(), run_asv=None, config=None,
+                     max_cost: float | None = None):
+    """Measure base and head ``rounds`` times each, alternated, compare them, confirm the regressions
+    (``confirm_rounds`` more rounds, fewer where the next would take the job past ``max_cost`` times one
+    run a side; None: no cap); (the final CheckReport, the PullRequestRuns log)."""
     from machmeter.comparison import compare_revisions
     from machmeter.instruments.counters import results_trace_folder
 
@@ -125,10 +149,12 @@ def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 
         from machmeter.asv_run import run_asv
     if rounds < 1 or confirm_rounds < 0:
         raise MachmeterError("--rounds must be at least 1 and --confirm-rounds at least 0")
+    if max_cost is not None and max_cost <= 0:
+        raise MachmeterError(f"--max-cost must be positive, not {max_cost:g}")
     base, head = _measured_commit(project.repo, base), _measured_commit(project.repo, head)
     if base == head:
         raise MachmeterError(f"base and head are the same commit ({base[:8]})")
-    log = PullRequestRuns(base, head)
+    log = PullRequestRuns(base, head, first_rounds=rounds, max_cost=max_cost)
     for number, commit in alternated(base, head, rounds):
         log.rounds.append(measure_round(project, machine, commit, number, bench, quick, extra, run_asv))
     report = compare_revisions(project, base, head, machine, config)
@@ -136,10 +162,27 @@ def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 
     if flagged and confirm_rounds:
         log.confirmed = flagged
         only = [bench_pattern(name) for name in flagged]
+        order = alternated(head, base, confirm_rounds)  # the head first: it ran last
         with traces_kept(results_trace_folder(project.results_dir, machine)):
-            for number, commit in alternated(head, base, confirm_rounds):  # the head first: it ran last
-                entry = measure_round(project, machine, commit, rounds + number, only, quick, extra, run_asv)
-                entry.benchmarks = flagged
-                log.rounds.append(entry)
+            for position in range(0, len(order), 2):
+                number = order[position][0]
+                if number > 1 and _past_cap(log, max_cost):
+                    log.confirm_rounds_stopped = (number - 1, confirm_rounds)
+                    break
+                for _, commit in order[position:position + 2]:
+                    entry = measure_round(project, machine, commit, rounds + number, only, quick, extra, run_asv)
+                    entry.benchmarks = flagged
+                    log.rounds.append(entry)
         report = compare_revisions(project, base, head, machine, config)
     return report, log
+
+
+def _past_cap(log: PullRequestRuns, max_cost: float | None) -> bool:
+    """Would one more confirmation round (priced as the mean of those run so far) take the job past
+    ``max_cost`` times one run a side?"""
+    unit = log.one_run_a_side()
+    confirmation = [r for r in log.rounds if r.benchmarks is not None]
+    if max_cost is None or not unit or not confirmation:
+        return False
+    next_round = 2.0 * sum(r.seconds for r in confirmation) / len(confirmation)
+    return log.seconds() + next_round > max_cost * unit

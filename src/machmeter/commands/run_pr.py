@@ -16,6 +16,9 @@ def add_arguments(parser):
                         help="asv runs of each side, alternated base/head (default 3)")
     parser.add_argument("--confirm-rounds", type=int, default=2,
                         help="more rounds of only the flagged benchmarks before the verdict is final (default 2; 0: none)")
+    parser.add_argument("--max-cost", type=float, default=3.0, metavar="X",
+                        help="confirmation rounds after the first stop before the job would cost more than X times "
+                             "one run a side (asv continuous' cost; default 3; 0: no cap)")
     parser.add_argument("--config", default="asv.conf.json", help="asv configuration (default: ./asv.conf.json)")
     parser.add_argument("--machine", help="asv machine name (default: the host's, from ~/.asv-machine.json)")
     parser.add_argument("--bench", action="append", default=[], help="only benchmarks matching this regex (repeatable)")
@@ -35,7 +38,7 @@ def run(args) -> int:
     machine = update_machine_file(args.machine)["machine"]
     report, log = run_pull_request(project, args.base, args.head, machine, rounds=args.rounds,
                                    confirm_rounds=args.confirm_rounds, bench=args.bench, quick=args.quick,
-                                   config=config)
+                                   config=config, max_cost=args.max_cost or None)
     print(f"machmeter run-pr: {log.cost()}", file=sys.stderr)
     for warning in report.warnings:
         print(f"machmeter run-pr: warning: {warning}", file=sys.stderr)
