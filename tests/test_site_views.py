@@ -210,7 +210,7 @@ def test_large_layouts_draw_every_kth_component():
         scatter, data = parity_scatter((component_errors(3, 0), None), [], references)
     finally:
         parity.MAX_SCATTER_COMPONENTS = original
-    assert scatter["stride"] == 5 and scatter["notes"] == ["every 5th of the 429 components drawn"]
+    assert scatter["stride"] == 5 and scatter["notes"] == ["one component in 5 of the 429 drawn"]
     assert data["x"]["reference"] == REFERENCE[::5].tolist()
 
 

@@ -59,7 +59,7 @@ COMPONENTS = "track_force_component_error"  # its samples: every component's sig
 FIGURES = (("track_force_mae", "MAE"), ("track_force_rmse", "RMSE"), ("track_force_r2", "R²"),
            ("track_force_pearson", "Pearson r"), (COMPONENTS, "median ΔF"))
 OFFERED_COMMITS = 12                      # the newest commits with errors offered per view
-MAX_SCATTER_COMPONENTS = 6000             # per student; beyond it, every k-th component is drawn
+MAX_SCATTER_COMPONENTS = 6000             # per student; beyond it, one component in k is drawn
 # a rebuilt R² is the tracked one where 1 - R² agrees to this (relative, absolute): float64 rounding of
 # the same sums differs by ~1e-15; other structures or another reference move it by far more
 R2_AGREEMENT = (1e-6, 1e-13)
@@ -219,7 +219,7 @@ def parity_scatter(teacher, students, references: dict[str, dict]) -> tuple[dict
                               "or another version of the reference data, so no parity scatter is drawn"}, None
     stride = max(1, math.ceil(len(reference) / MAX_SCATTER_COMPONENTS))
     if stride > 1:
-        notes.append(f"every {stride}th of the {len(reference)} components drawn")
+        notes.append(f"one component in {stride} of the {len(reference)} drawn")
     series = [{"student": TEACHER_NAME, "against": "reference"}]
     series += [{"student": name, "against": "teacher"} for name in drawn]
     data = {"x": {"reference": rebuilt["reference"][::stride].tolist(), "teacher": rebuilt["teacher"][::stride].tolist()},
