@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from machmeter.parity import error_distribution, error_quantiles, per_atom_error_norms, reference_layout
+from machmeter.parity import (error_distribution, error_quantiles, per_atom_error_norms, rebuild_components,
+                              reference_components, reference_layout)
 
 
 def test_norms_are_per_atom_structure_after_structure():
@@ -63,3 +64,40 @@ def test_layout_of_a_packaged_reference_matches_its_structures():
     assert layout[0] == ("argon-32-rattled", 32) and ("argon-cluster-55", 55) in layout
     with pytest.raises(ValueError, match="not a force reference document"):
         reference_layout({"metadata": {}})
+
+
+def test_components_are_rebuilt_exactly_from_the_reference_and_the_signed_errors():
+    document = {"structures": [{"label": "a", "numbers": [18, 18], "forces_eV_per_A": [[0.1, -0.2, 0.3], [0.0, 0.5, -0.5]]},
+                               {"label": "b", "numbers": [18], "forces_eV_per_A": [[1.0, 2.0, -3.0]]}]}
+    reference = reference_components(document)
+    assert reference.tolist() == [0.1, -0.2, 0.3, 0.0, 0.5, -0.5, 1.0, 2.0, -3.0]  # atom-major, x, y, z
+    teacher_errors = [1e-7, 0, -1e-7, 0, 0, 2e-7, 0, 0, 0]
+    student_errors = [0.01, -0.02, 0, 0, 0, 0, 0, 0, 0.5]
+    rebuilt = rebuild_components(reference, teacher_errors, {"s": student_errors})
+    teacher = [r + e for r, e in zip(reference.tolist(), teacher_errors)]
+    assert rebuilt["reference"].tolist() == reference.tolist()
+    assert rebuilt["teacher"].tolist() == teacher
+    assert rebuilt["students"]["s"].tolist() == [t + e for t, e in zip(teacher, student_errors)]
+    assert rebuild_components(reference, teacher_errors)["students"] == {}
+    with pytest.raises(ValueError, match="the teacher has 6 signed components, the reference 9"):
+        rebuild_components(reference, teacher_errors[:6])
+    with pytest.raises(ValueError, match="student 's' has 8 signed components, the teacher 9"):
+        rebuild_components(reference, teacher_errors, {"s": student_errors[:8]})
+    with pytest.raises(ValueError, match="not a force reference document"):
+        reference_components({"structures": [{"label": "a"}]})
+
+
+def test_signed_errors_of_the_suite_rebuild_its_predictions():
+    """What the suite stores (prediction_errors' component samples) and what the site rebuilds agree."""
+    from machmeter.suites.students import prediction_errors
+
+    rng = np.random.default_rng(7)
+    reference = [rng.normal(size=(4, 3)), rng.normal(size=(2, 3))]
+    teacher = [f + 1e-6 * rng.normal(size=f.shape) for f in reference]
+    student = [f + 1e-2 * rng.normal(size=f.shape) for f in teacher]
+    teacher_errors = prediction_errors([0, 0], reference, [0, 0], teacher)["force_component_error__samples"]
+    student_errors = prediction_errors([0, 0], teacher, [0, 0], student)["force_component_error__samples"]
+    flat = lambda forces: np.concatenate([f.ravel() for f in forces])  # noqa: E731
+    rebuilt = rebuild_components(flat(reference), teacher_errors, {"s": student_errors})
+    assert rebuilt["teacher"] == pytest.approx(flat(teacher), abs=1e-15)
+    assert rebuilt["students"]["s"] == pytest.approx(flat(student), abs=1e-15)

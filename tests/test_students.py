@@ -45,6 +45,9 @@ def test_prediction_errors_by_hand():
     assert errors["force_error_p50__samples"] == pytest.approx([0.5, 0.0, 0.6])
     assert errors["force_error_p50"] == pytest.approx(0.5)
     assert errors["force_error_p95"] == pytest.approx(0.5 + 0.9 * 0.1)  # 95 % of the way: index 1.9
+    # the signed component differences, predicted - reference, atom-major (x, y, z), structure by structure
+    assert errors["force_component_error__samples"] == pytest.approx([0.3, 0, 0.4, 0, 0, 0, 0, -0.6, 0])
+    assert errors["force_component_error"] == 0.0  # their median: a bias, here none
     # the reference forces are all zero here: parity is undefined, and says so
     assert errors["force_r2"] is None and "undefined" in errors["force_r2__unavailable"]
     errors_only = [k for k in errors if not k.startswith(("force_r2", "force_pearson")) and not k.endswith("__samples")]
@@ -224,6 +227,22 @@ def test_teacher_student_suite_measures_speed_and_accuracy_cost():
     float32_p95 = suite.track_force_error_p95(measured, "float32")
     assert 0 < p50["samples"][0] and float32_p95 <= suite.track_force_max_error(measured, "float32")
 
+    # every force component's signed difference from the teacher's, in the structures' order: the
+    # teacher's components + these samples are the student's (the parity scatter's data)
+    components = suite.track_force_component_error(measured, "float32")
+    structures = load_force_reference("lj_argon").structures
+    teacher = TorchLennardJones(**ARGON_LJ)
+    student = TorchLennardJones(**ARGON_LJ, dtype=torch.float32)
+    expected = np.concatenate([(predict(student, structures)[1][i] - f).ravel()
+                               for i, f in enumerate(predict(teacher, structures)[1])])
+    assert components["number"] == 1 and components["samples"] == expected.tolist()
+    assert len(components["samples"]) == 3 * len(p50["samples"]) and np.any(np.array(components["samples"]) < 0)
+    norms = np.linalg.norm(np.reshape(components["samples"], (-1, 3)), axis=1)
+    assert norms == pytest.approx(p50["samples"], rel=1e-12)  # the same errors as the atoms' norms
+    assert np.mean(np.abs(components["samples"])) == pytest.approx(float32_mae)
+    assert suite.metrics["force_component_error"] == np.median(expected)
+    assert declaration_of(TinyLJStudents.track_force_component_error)["metric_kind"] == "state"  # shown, never judged
+
     float32_stress = suite.track_stress_error(measured, "float32")
     assert 0 <= float32_stress < 1e-4  # GPa: float32 rounding
 
@@ -281,6 +300,12 @@ def test_teacher_row_compares_the_teacher_with_the_reference_data():
     assert suite.track_energy_error_per_atom(measured, TEACHER) < 1e-10
     assert math.isnan(suite.track_speedup(measured, TEACHER))  # the teacher is the unit, not a student
     assert "unit" in suite.metrics["speedup__unavailable"]
+    # the teacher's signed differences are from the stored data: reference + samples = the teacher's forces
+    data = load_force_reference("lj_argon")
+    components = np.array(suite.track_force_component_error(measured, TEACHER)["samples"])
+    _, teacher_forces = predict(TorchLennardJones(**ARGON_LJ), data.structures)
+    reference = np.concatenate([f.ravel() for f in data.forces])
+    assert components.tolist() == (np.concatenate([f.ravel() for f in teacher_forces]) - reference).tolist()
 
     class WrongTeacher(LJWithReference):
         sigma = ARGON_LJ["sigma"] * 1.001  # 0.1% off: a commit that changed the teacher

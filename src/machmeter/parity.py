@@ -1,4 +1,5 @@
-"""Per-atom force errors: the distribution a parity view draws, and the quantiles the suites track.
+"""Per-atom force errors and signed force components: what a parity view draws, and the quantiles the
+suites track.
 
 A force field's mean error hides the few atoms it gets badly wrong (a surface, a cluster's corner, a
 molecule's hydrogen), and those are the atoms an MD run feels first. :class:`TeacherStudentSuite`
@@ -10,6 +11,13 @@ molecule's hydrogen), and those are the atoms an MD run feels first. :class:`Tea
   error per atom, in the order of the compared structures and of the atoms within each;
 * tracked: ``track_force_error_p50``, ``track_force_error_p95`` and ``track_force_max_error`` (the
   largest, the tail an MD step feels) — all three are :func:`error_quantiles` of those errors.
+
+and every force component's signed difference ``F_predicted - F_reference`` (eV/A), as the samples of
+``track_force_component_error`` (its value, their median, is a bias; shown, never judged), in the same
+order and atom-major within it (atom 0's x, y, z, then atom 1's). Unlike the norms they keep the sign and
+the axis, so a predicted component is its reference's plus its sample: :func:`rebuild_components` turns
+a packaged reference's forces (:func:`reference_components`), the teacher's samples against them and
+each student's against the teacher back into the exact components a parity scatter draws.
 
 For the site (or anyone) :func:`error_distribution` turns a result's samples back into what a parity
 view draws: the quantiles, a log-spaced histogram and, given the structures' layout
@@ -24,7 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["HISTOGRAM_BINS_PER_DECADE", "error_distribution", "error_quantiles", "per_atom_error_norms", "reference_layout"]
+__all__ = ["HISTOGRAM_BINS_PER_DECADE", "error_distribution", "error_quantiles", "per_atom_error_norms",
+           "rebuild_components", "reference_components", "reference_layout"]
 
 #: Resolution of :func:`error_distribution`'s histogram: ten bins a decade spans 1e-7 eV/A (float32
 #: against float64 rounding) to 1 eV/A (a broken model) in 70 bins.
@@ -102,3 +111,37 @@ def reference_layout(document: dict) -> list[tuple[str, int]]:
         return [(str(entry["label"]), len(entry["numbers"])) for entry in document["structures"]]
     except (KeyError, TypeError) as error:
         raise ValueError(f"not a force reference document: missing {error}") from None
+
+
+def reference_components(document: dict) -> np.ndarray:
+    """Every force component (eV/A) of a force reference document (the parsed ``forces_<name>.json``),
+    flattened as the suite's signed errors are: structure after structure, atom-major, x, y, z."""
+    try:
+        forces = [np.asarray(entry["forces_eV_per_A"], dtype=float) for entry in document["structures"]]
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not a force reference document: missing {error}") from None
+    if any(f.ndim != 2 or f.shape[1:] != (3,) for f in forces):
+        raise ValueError("not a force reference document: forces must be (atoms, 3) per structure")
+    return np.concatenate([f.ravel() for f in forces]) if forces else np.zeros(0)
+
+
+def rebuild_components(reference, teacher_errors, student_errors=None) -> dict:
+    """The exact force components behind the signed errors a ``TeacherStudentSuite`` stores (the samples
+    of ``track_force_component_error``): the teacher's are ``reference + teacher_errors`` (its row is
+    compared with the reference data), each student's ``teacher + its errors`` (students are compared
+    with the teacher). ``reference``: :func:`reference_components`; ``student_errors``: name -> samples.
+    Returns ``{"reference", "teacher", "students": {name: components}}`` (float64 arrays); a student
+    whose samples are not one per teacher component is a ValueError, as is a teacher's not one per
+    reference component (they were compared on other structures)."""
+    reference = np.asarray(reference, dtype=float).ravel()
+    teacher_errors = np.asarray(teacher_errors, dtype=float).ravel()
+    if teacher_errors.size != reference.size:
+        raise ValueError(f"the teacher has {teacher_errors.size} signed components, the reference {reference.size}")
+    teacher = reference + teacher_errors
+    students = {}
+    for name, errors in (student_errors or {}).items():
+        errors = np.asarray(errors, dtype=float).ravel()
+        if errors.size != teacher.size:
+            raise ValueError(f"student {name!r} has {errors.size} signed components, the teacher {teacher.size}")
+        students[name] = teacher + errors
+    return {"reference": reference, "teacher": teacher, "students": students}

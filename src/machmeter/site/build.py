@@ -42,7 +42,7 @@ from machmeter.errors import MachmeterError
 from machmeter.report.units import format_value
 from machmeter.repository import is_commit_hash
 from machmeter.site.data import STATUSES, SiteData, SiteSeries, compare_policy
-from machmeter.site.parity import FIGURES, parity_views
+from machmeter.site.parity import FIGURES, parity_views, write_scatter_data
 from machmeter.site.scaling import MIN_SIZES, scaling_views
 from machmeter.site.students import students_views
 
@@ -366,6 +366,7 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None, resu
 
     scaling = scaling_views(data.benchmarks, commits)
     parity = parity_views(data.series, commits, results_dir, machine, data.warnings) if results_dir else []
+    files += write_scatter_data(parity, folder)  # data/parity/: each commit's scatter, fetched when shown
     env = _environment()
     machines_by_name = {m.name: m for m in data.machines}
     common = {

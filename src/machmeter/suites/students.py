@@ -103,8 +103,11 @@ def prediction_errors(reference_energies, reference_forces, energies, forces) ->
     ``force_rmse`` over every force component (eV/A); the distribution of the atoms' force error
     norms (eV/A, :mod:`machmeter.parity`): ``force_error_p50`` (with every atom's error as its
     ``__samples``, the data of a parity view), ``force_error_p95`` and ``force_max_error``, the
-    largest, the error an MD step feels first; ``force_r2`` and ``force_pearson``: the parity of
-    predicted against reference force components (:func:`force_parity`).
+    largest, the error an MD step feels first; ``force_component_error``: the median signed component
+    error (a bias), with every signed component difference ``predicted - reference`` as its
+    ``__samples`` (the structures' order, atom-major, x, y, z: from them and the reference a parity
+    scatter rebuilds the predicted components exactly); ``force_r2`` and ``force_pearson``: the parity
+    of predicted against reference force components (:func:`force_parity`).
     """
     import numpy as np
 
@@ -124,6 +127,8 @@ def prediction_errors(reference_energies, reference_forces, energies, forces) ->
     quantiles = error_quantiles(atom_errors)
     # a model that blew up has NaN errors: its quantiles say so, and no samples hide them
     samples = atom_errors.tolist() if np.all(np.isfinite(atom_errors)) else None
+    signed = delta.ravel()  # (atoms, 3) arrays one after the other: atom-major, x, y, z
+    finite = bool(np.all(np.isfinite(signed)))
     return {
         "energy_error_per_atom": float(np.mean(per_atom)),
         "force_mae": float(np.mean(np.abs(delta))),
@@ -132,6 +137,8 @@ def prediction_errors(reference_energies, reference_forces, energies, forces) ->
         "force_error_p50__samples": samples,
         "force_error_p95": quantiles["p95"],
         "force_max_error": quantiles["max"],
+        "force_component_error": float(np.median(signed)) if finite else math.nan,
+        "force_component_error__samples": signed.tolist() if finite else None,
         **force_parity(np.concatenate([np.asarray(f, dtype=float) for f in reference_forces]),
                        np.concatenate([np.asarray(f, dtype=float) for f in forces])),
     }
@@ -375,6 +382,15 @@ class TeacherStudentSuite(MeasuredSuite):
     def track_force_error_p50(self, measured, student):
         """Median over atoms of |F - F_ref| (asv's median of the per-atom samples)."""
         return self.metric_distribution("force_error_p50")
+
+    # Every signed component difference predicted - reference (the teacher's row: against its reference
+    # data), the data of the site's parity scatter: reference components + these samples are the
+    # predicted ones. Its value, asv's median of the samples, is the median signed error: a bias, shown
+    # and never judged (the MAE, RMSE and the quantiles above judge the size of the errors).
+    @declare(kind="state", unit="eV/Å")
+    def track_force_component_error(self, measured, student):
+        """Median over force components of F - F_ref (signed; asv's median of the per-component samples)."""
+        return self.metric_distribution("force_component_error")
 
     @declare(kind="accuracy", unit="eV/Å", higher_is_better=False, tolerance_abs=1e-3, tolerance_rel=0.5)
     def track_force_error_p95(self, measured, student):
