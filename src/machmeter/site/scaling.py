@@ -99,18 +99,23 @@ def commit_label(commits, at: int) -> str:
     return f"{text} {subject}" if subject else text
 
 
-def _points(entry, branch_length: int) -> dict[int, tuple[float, float | None, float | None]]:
-    """commit index -> (value, CI low, CI high) of one series' measured values on the branch."""
+def _measured_at(entry, branch_length: int) -> dict[int, int]:
+    """commit index -> index in the series' history of each measured (finite) value on the branch; found
+    for the whole history at once, while the points are made only at the commits a view offers."""
+    import numpy as np
+
+    values = np.array(entry.history.values, dtype=float)  # None -> NaN
+    positions = np.array(entry.positions[:len(values)], dtype=np.int64)
+    kept = np.isfinite(values) & (positions < branch_length)
+    return dict(zip(positions[kept].tolist(), np.flatnonzero(kept).tolist()))
+
+
+def _point(entry, index: int) -> tuple[float, float | None, float | None]:
+    """(value, CI low, CI high) of one measured value of a series' history."""
     history = entry.history
-    stats = history.stats
-    points = {}
-    for i, value in enumerate(history.values):
-        at = entry.positions[i]
-        if at >= branch_length or not is_measured(value) or not math.isfinite(value):
-            continue
-        low, high = (None, None) if stats is None else error_bar(value, stats.ci_99_low[i], stats.ci_99_high[i])
-        points[at] = (value, low, high)
-    return points
+    value, stats = history.values[index], history.stats
+    low, high = (None, None) if stats is None else error_bar(value, stats.ci_99_low[index], stats.ci_99_high[index])
+    return value, low, high
 
 
 def _offered(measured: set[int], bases: list[int]) -> tuple[list[int], list[int]]:
@@ -146,7 +151,7 @@ def _view(page, parameter: str, machine: str, commits, view_id: str) -> ScalingV
     envs = sorted({s.key.env_name for s in members})
     others = [name for name in page.param_names if name != parameter]
     held_names = others + ([ENVIRONMENT] if len(envs) > 1 else [])
-    groups: dict[tuple, dict[float, dict]] = {}
+    groups: dict[tuple, dict[float, tuple]] = {}  # held values -> size -> (series, _measured_at)
     texts: dict[float, str] = {}
     bases: list[int] = []
     for entry in members:
@@ -154,17 +159,17 @@ def _view(page, parameter: str, machine: str, commits, view_id: str) -> ScalingV
         size = numeric_value(params.get(parameter, ""))
         if size is None:
             continue
-        points = _points(entry, commits.branch_length)
-        if not points:
+        measured_at = _measured_at(entry, commits.branch_length)
+        if not measured_at:
             continue
         texts.setdefault(size, parameter_value(params[parameter]))
         held = tuple(params.get(name, "") for name in others) + ((entry.key.env_name,) if len(envs) > 1 else ())
-        groups.setdefault(held, {})[size] = points
+        groups.setdefault(held, {})[size] = (entry, measured_at)
         bases += [mark.since for mark in entry.marks]
     sizes = sorted(texts)
     if len(sizes) < MIN_SIZES:
         return None
-    measured = {at for by_size in groups.values() for points in by_size.values() for at in points}
+    measured = set().union(*(measured_at for by_size in groups.values() for _, measured_at in by_size.values()))
     offered, defaults = _offered(measured, bases)
     # the held values in asv's order of the parameter's values (the benchmark page's), environments by name
     declared = [page.param_values[page.param_names.index(name)] for name in others] + ([envs] if len(envs) > 1 else [])
@@ -177,10 +182,16 @@ def _view(page, parameter: str, machine: str, commits, view_id: str) -> ScalingV
     newest = defaults[-1]
     best = (-1, None)
     values = []
+
+    def point_at(by_size: dict, size: float, at: int):
+        entry, measured_at = by_size.get(size, (None, {}))
+        index = measured_at.get(at)
+        return None if index is None else _point(entry, index)
+
     for held, by_size in sorted(groups.items(), key=lambda item: [rank[i][v] for i, v in enumerate(item[0])]):
         lines = {}
         for at in offered:
-            line = [by_size.get(size, {}).get(at) for size in sizes]
+            line = [point_at(by_size, size, at) for size in sizes]
             if not any(line):
                 continue
             lines[str(at)] = {
