@@ -231,7 +231,8 @@ def _seeded_layers(n: int, min_segment: int):
         else:
             spacing = max(1.0, min(size / 2.0, float(size - min_length + 1)))
             count = int(math.ceil((n - size) / spacing)) + 1
-            starts = np.unique(np.round(np.linspace(0, n - size, count)).astype(np.int64))
+            starts = np.round(np.linspace(0, n - size, count)).astype(np.int64)
+            starts = starts[np.concatenate(([True], starts[1:] != starts[:-1]))]  # sorted: np.unique, faster
         layers.append((size, starts))
         if size <= min_length:
             break
