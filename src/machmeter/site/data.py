@@ -495,7 +495,8 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
             last_failed=branch is not None and bool(branch.values) and branch.values[-1] is None,
             marks=marks, shifts=shifts, policy=policy,
             target=target_for(item.key.benchmark, item.key.params_dict, item.key.machine,
-                              history.machines.get(item.key.machine) or {}, config.targets, item.meaning.target), positions=array("l", [position[c] for c in item.commits]),
+                              history.machines.get(item.key.machine) or {}, config.targets, item.meaning.target),
+            positions=array("l", map(position.__getitem__, item.commits)),
         )
         site_series.append(entry)
     _mark_current(site_series, history)
