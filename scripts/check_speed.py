@@ -67,7 +67,14 @@ def timed(command: list[str], cwd: str) -> tuple[float, float, int]:
     wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
                "status = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
                "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, status)")
-    out = subprocess.run([sys.executable, "-c", wrapper, *command], cwd=cwd, capture_output=True, text=True, check=True)
+    # the commands run in the history's folder: a relative PYTHONPATH (PYTHONPATH=src) made absolute, so
+    # that they time this checkout's machmeter and not whichever one is installed
+    env = dict(os.environ)
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(path) if path else path
+                                            for path in env["PYTHONPATH"].split(os.pathsep))
+    out = subprocess.run([sys.executable, "-c", wrapper, *command], cwd=cwd, env=env, capture_output=True, text=True,
+                         check=True)
     seconds, peak_kib, status = out.stdout.split()
     return float(seconds), int(peak_kib) / 1024, int(status)
 

@@ -15,6 +15,8 @@ from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from machmeter.config import MachmeterConfig
 from machmeter.results import (INTERVAL_COLUMNS, NAN, BenchmarkInfo, ResultsFolder, RunRecord, benchmark_info,
                                read_result_file, row_intervals)
@@ -65,13 +67,23 @@ class History:
 
 @dataclass(slots=True)
 class _Block:
-    """The rows of one benchmark, parameter set, machine, environment and version, as read: one row of
-    values (and of statistics) per result file; spread into series once every file is read."""
+    """The rows of one benchmark, parameter set, machine, environment and version, as read, one row per
+    result file: laid end to end (``len(combinations)`` values a row, and as many statistics of each of
+    INTERVAL_COLUMNS), so that a worker hands a block back as a few long lists and arrays rather than
+    thousands of short ones; spread into series once every file is read."""
 
     combinations: tuple
     commits: list
-    rows: list
-    stats: list | None
+    values: list                     # row after row
+    stats: array | None              # row after row; NaN where a row has none
+    with_stats: bytearray | None     # per row: 1 where asv stored statistics
+
+    def extend(self, other: "_Block") -> None:
+        self.commits += other.commits
+        self.values += other.values
+        if self.stats is not None:
+            self.stats += other.stats
+            self.with_stats += other.with_stats
 
 
 def _read_blocks(folder: ResultsFolder, files: list, config: MachmeterConfig, stats: bool):
@@ -82,6 +94,7 @@ def _read_blocks(folder: ResultsFolder, files: list, config: MachmeterConfig, st
     runs: dict[tuple[str, str, str], RunRecord] = {}
     ignored: dict[str, bool] = {}
     parameter_sets: dict[int, tuple] = {}  # the loader shares one tuple per parameter set: key it once
+    no_stats: dict[int, array] = {}  # the NaN statistics of a row of n values
     share = ResultsFolder(folder.path, folder.benchmarks, folder.machines, files, [])
     for parsed in share.read(read_result_file):
         dates.setdefault(parsed.commit, parsed.date or 0)
@@ -97,11 +110,21 @@ def _read_blocks(folder: ResultsFolder, files: list, config: MachmeterConfig, st
             key = (name, cached[1], machine_name, env_name, version)
             block = blocks.get(key)
             if block is None:
-                block = blocks[key] = _Block(combinations, [], [], [] if stats else None)
+                block = blocks[key] = _Block(combinations, [], [], array("d") if stats else None,
+                                             bytearray() if stats else None)
+            count = len(combinations)
             block.commits.append(commit)
-            block.rows.append(values)
+            block.values += values if len(values) == count else values[:count]
             if stats:
-                block.stats.append(row_intervals(row, len(combinations)))
+                intervals = row_intervals(row, count)
+                if intervals is None:
+                    missing = no_stats.get(count)
+                    if missing is None:
+                        missing = no_stats[count] = array("d", [NAN]) * (len(INTERVAL_COLUMNS) * count)
+                    block.stats += missing
+                else:
+                    block.stats += intervals
+                block.with_stats.append(intervals is not None)
     return blocks, dates, runs, share.warnings
 
 
@@ -140,11 +163,8 @@ def read_history(results_dir: str, git_order: list[str] | None, config: Machmete
             joined = blocks.get(key)
             if joined is None:
                 blocks[key] = block
-                continue
-            joined.commits += block.commits
-            joined.rows += block.rows
-            if joined.stats is not None:
-                joined.stats += block.stats
+            else:
+                joined.extend(block)
         for commit, date in part_dates.items():
             dates.setdefault(commit, date)
         folder.warnings += part_warnings
@@ -176,20 +196,23 @@ def read_history(results_dir: str, git_order: list[str] | None, config: Machmete
         if not kept:
             continue
         commits = [block.commits[i] for i in kept]
-        # one transposition per block: every series of the block at once
-        columns = list(zip(*[block.rows[i] for i in kept]))
+        # one transposition per block, in numpy: every series of the block at once (the values stay the
+        # objects read, in an object array)
+        count, rows = len(block.combinations), len(block.commits)
+        columns = np.array(block.values, dtype=object).reshape(rows, count)[kept].T.tolist()
         bands = None
-        if block.stats is not None and any(block.stats[i] is not None for i in kept):
-            count = len(block.combinations)
-            missing = array("d", [NAN]) * (len(INTERVAL_COLUMNS) * count)
-            bands = list(zip(*[block.stats[i] if block.stats[i] is not None else missing for i in kept]))
+        if block.stats is not None and np.frombuffer(block.with_stats, dtype=np.uint8)[kept].any():
+            # bands[band, index]: one statistic of one series, in commit order
+            bands = np.ascontiguousarray(np.frombuffer(block.stats, dtype=np.float64)
+                                         .reshape(rows, len(INTERVAL_COLUMNS), count)[kept].transpose(1, 2, 0))
+        block.values = block.stats = None
         for index, key in enumerate(keys_of[id(block)]):
             stats_of = None if bands is None else SeriesStats(
-                *(array("d", bands[band * count + index]) for band in range(len(INTERVAL_COLUMNS))))
+                *(array("d", bands[band, index].tobytes()) for band in range(len(INTERVAL_COLUMNS))))
             if sources[key] > 1:
                 shared[key].append(([ranks[i] for i in kept], commits, columns[index], stats_of))
                 continue
-            series.append(Series(key, meaning(key.benchmark), list(commits), list(columns[index]), stats=stats_of))
+            series.append(Series(key, meaning(key.benchmark), list(commits), columns[index], stats=stats_of))
     for key, pieces in shared.items():
         merged = sorted((r, n, i) for n, piece in enumerate(pieces) for i, r in enumerate(piece[0]))
         item = Series(key, meaning(key.benchmark), [pieces[n][1][i] for _, n, i in merged],

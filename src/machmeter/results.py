@@ -93,13 +93,21 @@ MAX_PARAMETER_COMBINATIONS = 100_000
 DATE_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_000)  # the years 1 to 9999, what a date can name
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_PLAIN_JSON_STRING = re.compile(rb'"[^"]*"')  # a string without escapes
+# every byte but quotes and brackets: deleted first, what is left is a small fraction of a result file
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}')))
+_BRACKET_STEP = np.zeros(256, dtype=np.int32)
+_BRACKET_STEP[[ord("["), ord("{")]] = 1
+_BRACKET_STEP[[ord("]"), ord("}")]] = -1
 
 
 def _json_depth(raw: bytes) -> int:
     """How deeply ``raw`` nests arrays and objects, without parsing it (brackets inside strings ignored)."""
-    structure = np.frombuffer(_JSON_STRING.sub(b"", raw), dtype=np.uint8)
-    steps = (np.isin(structure, (ord("["), ord("{"))).astype(np.int64)
-             - np.isin(structure, (ord("]"), ord("}"))).astype(np.int64))
+    if b"\\" in raw:  # escapes: a quote may be part of a string, strings are found in the whole text
+        structure = _JSON_STRING.sub(b"", raw).translate(None, _NOT_STRUCTURE)
+    else:  # without escapes every quote opens or closes a string, and the strings' other bytes can go first
+        structure = _PLAIN_JSON_STRING.sub(b"", raw.translate(None, _NOT_STRUCTURE))
+    steps = _BRACKET_STEP[np.frombuffer(structure, dtype=np.uint8)]
     return int(np.cumsum(steps).max(initial=0))
 
 
@@ -137,12 +145,29 @@ def read_json_file(path: str):
         raise ResultsError(path, "nested too deep (not an asv file)") from None
 
 
+# The types JSON gives, checked a whole list at a time (C speed: a long history has millions of values);
+# anything else (a subclass, from a caller that is not the JSON reader) is checked item by item.
+_STRING_TYPE = frozenset({str})
+_FLOAT_TYPE = frozenset({float})
+_NUMBER_TYPES = frozenset({int, float})  # a bool is no number: its type is bool
+_NUMBER_OR_NONE_TYPES = _NUMBER_TYPES | {type(None)}
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_string_list(value) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, list) and (_STRING_TYPE.issuperset(map(type, value))
+                                        or all(isinstance(item, str) for item in value))
+
+
+def _are_numbers(values: list) -> bool:
+    return _NUMBER_TYPES.issuperset(map(type, values)) or all(_is_number(v) for v in values)
+
+
+def _are_numbers_or_none(values: list) -> bool:
+    return _NUMBER_OR_NONE_TYPES.issuperset(map(type, values)) or all(v is None or _is_number(v) for v in values)
 
 
 def _check_benchmark_entry(path: str, name: str, entry: dict) -> None:
@@ -185,13 +210,13 @@ def _check_result_row(path: str, name: str, row: dict, param_values: list) -> No
                                  f"{len(values)} results")
     for key in _NUMBER_COLUMNS:
         column = row.get(key)
-        if isinstance(column, list) and not all(v is None or _is_number(v) for v in column):
+        if isinstance(column, list) and not _are_numbers_or_none(column):
             raise ResultsError(path, f"benchmark {name!r}: {key} must hold numbers")
     samples = row.get("samples")
     if row.get("version") is not None and not isinstance(row["version"], str):
         raise ResultsError(path, f"benchmark {name!r}: version must be a string, not {type(row['version']).__name__}")
     if isinstance(samples, list) and not all(
-            each is None or (isinstance(each, list) and all(_is_number(v) for v in each)) for each in samples):
+            each is None or (isinstance(each, list) and _are_numbers(each)) for each in samples):
         raise ResultsError(path, f"benchmark {name!r}: samples must be one flat list of numbers per combination")
 
 
@@ -310,9 +335,13 @@ def row_intervals(row: dict, count: int) -> array | None:
         if not isinstance(column, list):
             out.extend(array("d", [NAN]) * count)
             continue
-        column = column[:count]
-        try:  # a number for every value, or null where asv had none (failed, skipped)
-            part = array("d", [NAN if v is None else v for v in column] if None in column else column)
+        if len(column) > count:
+            column = column[:count]
+        try:  # a number for every value (the common row), or null where asv had none (failed, skipped)
+            try:
+                part = array("d", column)
+            except TypeError:
+                part = array("d", [NAN if v is None else v for v in column])
         except TypeError:  # anything else in the file: no statistic
             part = array("d", [float(v) if isinstance(v, (int, float)) else NAN for v in column])
         out.extend(part)
@@ -438,7 +467,10 @@ def _parse_result_data(data, path: str, benchmarks: dict[str, BenchmarkInfo], ma
             values = [values] * len(combinations)
         if len(values) < len(combinations):
             values = values + [None] * (len(combinations) - len(values))
-        values = [float(v) if isinstance(v, (int, float)) else None for v in values]
+        if _FLOAT_TYPE.issuperset(map(type, values)):  # the common row: every value measured
+            values = list(values)
+        else:
+            values = [float(v) if isinstance(v, (int, float)) else None for v in values]
         rows.append((name, combinations, values, row.get("version"), row))
     run_params = data.get("params") if isinstance(data.get("params"), dict) else {}
     return ResultFile(path, machine or run_params.get("machine", ""), data.get("env_name", ""),

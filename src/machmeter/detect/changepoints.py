@@ -231,7 +231,8 @@ def _seeded_layers(n: int, min_segment: int):
         else:
             spacing = max(1.0, min(size / 2.0, float(size - min_length + 1)))
             count = int(math.ceil((n - size) / spacing)) + 1
-            starts = np.unique(np.round(np.linspace(0, n - size, count)).astype(np.int64))
+            starts = np.round(np.linspace(0, n - size, count)).astype(np.int64)
+            starts = starts[np.concatenate(([True], starts[1:] != starts[:-1]))]  # sorted: np.unique, faster
         layers.append((size, starts))
         if size <= min_length:
             break
@@ -429,8 +430,6 @@ def flip_amplitude_between_steps(levels: Sequence[float]) -> float:
 
 
 def _mann_whitney_confidence(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import mannwhitneyu
-
     if np.all(a == a[0]) and np.all(b == b[0]) and a[0] == b[0]:
         return 0.0
     try:
@@ -438,6 +437,8 @@ def _mann_whitney_confidence(a: np.ndarray, b: np.ndarray) -> float:
         # the evidence of 3 identical values against 3 others); asymptotic with tie correction above,
         # computed here: scipy's wrapper costs ~1.7 ms a call, a long history has thousands of changes.
         if max(a.size, b.size) <= 10:
+            from scipy.stats import mannwhitneyu  # ~0.6 s to import: only for the exact test
+
             p = float(mannwhitneyu(a, b, alternative="two-sided", method="exact").pvalue)
         else:
             p = _mann_whitney_asymptotic_p(a, b)
@@ -451,18 +452,29 @@ def _mann_whitney_confidence(a: np.ndarray, b: np.ndarray) -> float:
 def _mann_whitney_asymptotic_p(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sided p of the Mann-Whitney U test, normal approximation with tie and continuity corrections
     (what scipy's ``mannwhitneyu(method="asymptotic")`` computes)."""
-    from scipy.stats import rankdata
-
     n1, n2 = a.size, b.size
     n = n1 + n2
-    combined = np.concatenate([a, b])
-    u = float(rankdata(combined)[:n1].sum()) - n1 * (n1 + 1) / 2.0
-    _, ties = np.unique(combined, return_counts=True)
+    ranks, ties = _average_ranks(np.concatenate([a, b]))
+    u = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2.0
     variance = n1 * n2 / 12.0 * ((n + 1) - float((ties ** 3 - ties).sum()) / (n * (n - 1)))
     if variance <= 0:
         return 1.0
     z = (abs(u - n1 * n2 / 2.0) - 0.5) / math.sqrt(variance)
     return min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2.0)))
+
+
+def _average_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rank of each value (1 for the smallest; tied values share the mean of their ranks, as
+    scipy's ``rankdata``) and how many values each distinct value has (``np.unique``'s counts), from one
+    sort; in numpy, since importing scipy.stats costs more than a whole history's tests."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first_of_tie = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    starts = np.flatnonzero(first_of_tie)
+    counts = np.diff(np.append(starts, values.size))
+    ranks = np.empty(values.size)
+    ranks[order] = (starts + (counts + 1) / 2.0)[np.cumsum(first_of_tie) - 1]  # half-integers: exact
+    return ranks, counts
 
 
 def _valid(values: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:

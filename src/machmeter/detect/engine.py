@@ -450,8 +450,9 @@ def _mark_still_open(report: CheckReport, series_list: list[Series]) -> None:
         changes = by_series.get((key.benchmark, key.params, key.machine, key.env_name))
         if not changes:
             continue
-        position = {c: i for i, c in enumerate(series.commits)}
-        changes.sort(key=lambda c: position.get(c.commit, -1))
+        if len(changes) > 1:
+            position = {c: i for i, c in enumerate(series.commits)}
+            changes.sort(key=lambda c: position.get(c.commit, -1))
         final = changes[-1].after
         for change in changes:
             if change.direction == REGRESSION:

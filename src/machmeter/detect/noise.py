@@ -72,7 +72,14 @@ class RunToRunNoise:
 def run_to_run_noise(values: Iterable[float | None]) -> RunToRunNoise | None:
     """The noise of a series from its values in commit order (None and NaN, failed and skipped runs,
     are left out); None with fewer than :data:`MIN_NOISE_RUNS` measured values or a zero level."""
-    measured = [v for v in values if v is not None and math.isfinite(v)][-NOISE_WINDOW:]
+    values = values if isinstance(values, (list, tuple)) else list(values)
+    measured = []
+    for value in reversed(values):  # newest first, up to the window: a long history's old runs are not read
+        if value is not None and math.isfinite(value):
+            measured.append(value)
+            if len(measured) == NOISE_WINDOW:
+                break
+    measured.reverse()
     if len(measured) < MIN_NOISE_RUNS:
         return None
     level = abs(float(np.median(measured)))

@@ -105,7 +105,7 @@ def _usual_gaps(runs: dict, commit_order: list[str]) -> dict[tuple[str, str], fl
 
 
 def _counterparts(group: list, by_benchmark: dict, moved: set, machine: str, env_names: set,
-                  before: str, after: str, positions_of) -> tuple[list, list]:
+                  before: str, after: str, index_of) -> tuple[list, list]:
     """(measured, moved) counterparts of a group: the same benchmark and params in another environment of
     the machine or on another machine, measured at both commits; moved = with a change at ``after``."""
     measured, moving = [], []
@@ -114,11 +114,8 @@ def _counterparts(group: list, by_benchmark: dict, moved: set, machine: str, env
             key = series.key
             if key.machine == machine and key.env_name in env_names:
                 continue
-            positions = positions_of(series)
-            if before not in positions or after not in positions:
-                continue
-            values = series.values
-            if not all(_measured(values[positions[c]]) for c in (before, after)):
+            at = [index_of(series, c) for c in (before, after)]
+            if None in at or not all(_measured(series.values[i]) for i in at):
                 continue
             measured.append((key, change))
             if (key.benchmark, key.params, key.machine, key.env_name, after, change.direction) in moved:
@@ -146,12 +143,19 @@ def fold_environment_shifts(changes: list, series_list: list, runs: dict, commit
     for change in changes:
         groups[(change.machine, change.commit)].append(change)
     usual_gaps = _usual_gaps(runs, commit_order) if runs else {}
+    rank = {c: i for i, c in enumerate(commit_order)}
     positions: dict[int, dict[str, int]] = {}  # a series' commit -> index, built once per series
 
-    def positions_of(series) -> dict[str, int]:
+    def index_of(series, commit: str) -> int | None:
+        """Where ``commit`` is in the series (None: not measured there). A series measured at every
+        commit has each at its place in the history: seen at once, without a dict of the series'
+        commits (thousands of them, for each of hundreds of counterparts)."""
+        at = rank.get(commit)
+        if at is not None and at < len(series.commits) and series.commits[at] == commit:
+            return at
         if id(series) not in positions:
             positions[id(series)] = {c: i for i, c in enumerate(series.commits)}
-        return positions[id(series)]
+        return positions[id(series)].get(commit)
 
     kept, shifts = [], []
     for (machine, commit), group in groups.items():
@@ -159,7 +163,7 @@ def fold_environment_shifts(changes: list, series_list: list, runs: dict, commit
         env_names = sorted({c.env_name for c in group})
         shared = len(group) >= max(SHARED_MIN_SERIES, SHARED_FRACTION * series_per_machine[machine])
         measured, moving = _counterparts(group, by_benchmark, moved, machine, set(env_names), before, commit,
-                                         positions_of)
+                                         index_of)
         if len(measured) >= COUNTERPART_MIN and len(moving) >= COUNTERPART_MOVED * len(measured):
             kept += group  # the same change elsewhere: the code's
             continue
@@ -200,7 +204,6 @@ def fold_environment_shifts(changes: list, series_list: list, runs: dict, commit
             improvements=sum(c.direction == "improvement" for c in group),
             median_change=statistics.median(c.change for c in group), evidence=evidence,
             fingerprint_difference=differences, changes=sorted(group, key=lambda c: -abs(c.change))))
-    rank = {c: i for i, c in enumerate(commit_order)}
     kept = _join_neighbours(kept, shifts, rank)
     shifts.sort(key=lambda s: (s.machine, rank.get(s.commit, -1)))
     return kept, shifts

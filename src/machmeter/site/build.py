@@ -39,6 +39,7 @@ except ImportError:  # not a POSIX system
 
 from machmeter import __version__
 from machmeter.errors import MachmeterError
+from machmeter.parallel import ForkedCall
 from machmeter.report.units import format_value
 from machmeter.repository import is_commit_hash
 from machmeter.site.data import STATUSES, SiteData, SiteSeries, compare_policy
@@ -357,9 +358,25 @@ def write_site(data: SiteData, folder: str, *, site_url: str | None = None, resu
         shutil.copyfile(os.path.join(_HERE, "static", name), os.path.join(folder, "static", name))
         files += 1
 
+    data.exponents = [0] * len(data.series)  # data/series.json lists them, the series' files use them
+    for entry in data.series:
+        data.exponents[entry.index] = scale_exponent(_as_floats(entry.series.values))
+    # the charts' and the compare page's data files, most of the site's bytes, are written by a forked
+    # worker while this process writes the rest (it changes nothing that the pages read)
+    series_files = ForkedCall(lambda: _write_series_data(data, folder))
+    try:
+        pages, page_files = _write_pages(data, folder, site_url=site_url, results_dir=results_dir, machine=machine)
+    finally:
+        files += series_files.result()
+    return pages, files + page_files
+
+
+def _write_pages(data: SiteData, folder: str, *, site_url: str | None, results_dir: str | None,
+                 machine: str | None) -> tuple[int, int]:
+    """Every page and file of the site but the series' charts and values (``_write_series_data``);
+    returns (pages, files)."""
     commits = data.commits
-    files += _write_series_data(data, folder)  # sets data.exponents, which data/series.json lists
-    files += _write_commits(data, folder)
+    files = _write_commits(data, folder)
     files += _write_profiles(data, folder)
     spark_of, spark_inline = _write_sparklines(data, folder)
     files += len({chunk for chunk, _ in spark_of.values()})
@@ -538,16 +555,15 @@ def _chart(entry: SiteSeries, values, exponent: int, flagged: set[int]) -> dict:
 
 def _write_series_data(data: SiteData, folder: str) -> int:
     """Each series' chart (data/series/<id>.json) and, per commit, every series' value there
-    (data/rev/<prefix>.json, aligned with data/series.json: the compare page)."""
+    (data/rev/<prefix>.json, aligned with data/series.json: the compare page), in the series' exponents
+    (``data.exponents``); returns how many files."""
     import numpy as np
 
     commits = data.commits
     table = np.full((len(commits.hashes), len(data.series)), np.nan)
-    data.exponents = [0] * len(data.series)
     written = 0
     for entry in data.series:
         values = _as_floats(entry.series.values)
-        data.exponents[entry.index] = scale_exponent(values)
         table[np.asarray(entry.positions, dtype=np.intp), entry.index] = values
         if entry.history is None:
             continue

@@ -407,6 +407,22 @@ def _flagged_runs(series: list[Series], position: dict[str, int]) -> tuple[dict[
     return runs, set(by_machine)
 
 
+def _nan_row_medians(rows):
+    """``np.nanmedian(rows, axis=1)`` of finite values and NaN, computed as numpy does for rows of fewer
+    than 600 (the NaN sorted last, as a masked array would, and the middle two values' mean), without the
+    masked arrays that made up most of a sparkline's time."""
+    import numpy as np
+
+    missing = np.isnan(rows)
+    filled = np.where(missing, np.inf, rows)
+    ordered = np.take_along_axis(rows, filled.argsort(axis=1), axis=1)
+    counts = rows.shape[1] - missing.sum(axis=1)
+    every = np.arange(rows.shape[0])
+    middle = np.stack([ordered[every, np.where(counts % 2 == 1, counts // 2, counts // 2 - 1)],
+                       ordered[every, counts // 2]], axis=1)
+    return middle.sum(axis=1) / 2.0  # a sum, as numpy's (-0.0 and -0.0 make 0.0)
+
+
 def spark_values(values: list, points: int = SPARK_POINTS) -> list[float]:
     """The history of a series shrunk to at most ``points`` values: medians of equal runs of measured
     values (a spike does not show, a step does), 4 significant digits."""
@@ -419,7 +435,7 @@ def spark_values(values: list, points: int = SPARK_POINTS) -> list[float]:
         runs = -(-len(measured) // size)
         padded = np.full(size * runs, np.nan)
         padded[len(padded) - len(measured):] = measured  # the newest values fill the last run in full
-        measured = np.nanmedian(padded.reshape(runs, size), axis=1)  # the first run alone is padded
+        measured = _nan_row_medians(padded.reshape(runs, size))  # the first run alone is padded
     return [float(f"{v:.4g}") for v in measured.tolist()]  # at most SPARK_POINTS values
 
 
@@ -479,7 +495,8 @@ def prepare_site(project_name: str, history: History, config: MachmeterConfig,
             last_failed=branch is not None and bool(branch.values) and branch.values[-1] is None,
             marks=marks, shifts=shifts, policy=policy,
             target=target_for(item.key.benchmark, item.key.params_dict, item.key.machine,
-                              history.machines.get(item.key.machine) or {}, config.targets, item.meaning.target), positions=array("l", [position[c] for c in item.commits]),
+                              history.machines.get(item.key.machine) or {}, config.targets, item.meaning.target),
+            positions=array("l", map(position.__getitem__, item.commits)),
         )
         site_series.append(entry)
     _mark_current(site_series, history)

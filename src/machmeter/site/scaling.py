@@ -99,18 +99,24 @@ def commit_label(commits, at: int) -> str:
     return f"{text} {subject}" if subject else text
 
 
-def _points(entry, branch_length: int) -> dict[int, tuple[float, float | None, float | None]]:
-    """commit index -> (value, CI low, CI high) of one series' measured values on the branch."""
+def _measured_at(entry, branch_length: int):
+    """(commit indices, indices in the series' history) of the measured (finite) values of a series on
+    the branch; found for the whole history at once, while the points are made only at the commits a
+    view offers."""
+    import numpy as np
+
+    values = np.array(entry.history.values, dtype=float)  # None -> NaN
+    positions = np.array(entry.positions[:len(values)], dtype=np.int64)
+    kept = np.isfinite(values) & (positions < branch_length)
+    return positions[kept], np.flatnonzero(kept)
+
+
+def _point(entry, index: int) -> tuple[float, float | None, float | None]:
+    """(value, CI low, CI high) of one measured value of a series' history."""
     history = entry.history
-    stats = history.stats
-    points = {}
-    for i, value in enumerate(history.values):
-        at = entry.positions[i]
-        if at >= branch_length or not is_measured(value) or not math.isfinite(value):
-            continue
-        low, high = (None, None) if stats is None else error_bar(value, stats.ci_99_low[i], stats.ci_99_high[i])
-        points[at] = (value, low, high)
-    return points
+    value, stats = history.values[index], history.stats
+    low, high = (None, None) if stats is None else error_bar(value, stats.ci_99_low[index], stats.ci_99_high[index])
+    return value, low, high
 
 
 def _offered(measured: set[int], bases: list[int]) -> tuple[list[int], list[int]]:
@@ -132,21 +138,37 @@ def scaling_views(benchmarks, commits) -> list[ScalingView]:
     """One view per benchmark page (``data.BenchmarkPage``) x numeric parameter x machine that has
     values at ``MIN_SIZES`` sizes; its current series with a history on the branch are used."""
     views = []
+    # a series is in a view per numeric parameter, a commit in many views: each worked out once
+    measured: dict[int, tuple] = {}
+    labels: dict[int, str] = {}
+
+    def measured_at(entry):
+        if id(entry) not in measured:
+            measured[id(entry)] = _measured_at(entry, commits.branch_length)
+        return measured[id(entry)]
+
+    def label(at: int) -> str:
+        if at not in labels:
+            labels[at] = commit_label(commits, at)
+        return labels[at]
+
     for page in benchmarks:
         for parameter in numeric_parameters(page.param_names, page.param_values):
             for machine in page.machines:
-                view = _view(page, parameter, machine, commits, f"scaling-{len(views)}")
+                view = _view(page, parameter, machine, commits, f"scaling-{len(views)}", measured_at, label)
                 if view is not None:
                     views.append(view)
     return views
 
 
-def _view(page, parameter: str, machine: str, commits, view_id: str) -> ScalingView | None:
+def _view(page, parameter: str, machine: str, commits, view_id: str, measured_at_of, label) -> ScalingView | None:
     members = [s for s in page.series if s.current and s.history is not None and s.key.machine == machine]
     envs = sorted({s.key.env_name for s in members})
     others = [name for name in page.param_names if name != parameter]
     held_names = others + ([ENVIRONMENT] if len(envs) > 1 else [])
-    groups: dict[tuple, dict[float, dict]] = {}
+    import numpy as np
+
+    groups: dict[tuple, dict[float, tuple]] = {}  # held values -> size -> (series, _measured_at)
     texts: dict[float, str] = {}
     bases: list[int] = []
     for entry in members:
@@ -154,18 +176,22 @@ def _view(page, parameter: str, machine: str, commits, view_id: str) -> ScalingV
         size = numeric_value(params.get(parameter, ""))
         if size is None:
             continue
-        points = _points(entry, commits.branch_length)
-        if not points:
+        measured_at = measured_at_of(entry)
+        if not measured_at[0].size:
             continue
         texts.setdefault(size, parameter_value(params[parameter]))
         held = tuple(params.get(name, "") for name in others) + ((entry.key.env_name,) if len(envs) > 1 else ())
-        groups.setdefault(held, {})[size] = points
+        groups.setdefault(held, {})[size] = (entry, measured_at)
         bases += [mark.since for mark in entry.marks]
     sizes = sorted(texts)
     if len(sizes) < MIN_SIZES:
         return None
-    measured = {at for by_size in groups.values() for points in by_size.values() for at in points}
+    measured = set(np.concatenate([at for by_size in groups.values() for _, (at, _) in by_size.values()]).tolist())
     offered, defaults = _offered(measured, bases)
+    for by_size in groups.values():  # each series' commit index -> history index, at the offered commits only
+        for size, (entry, (at, index)) in by_size.items():
+            wanted = np.isin(at, offered)
+            by_size[size] = (entry, dict(zip(at[wanted].tolist(), index[wanted].tolist())))
     # the held values in asv's order of the parameter's values (the benchmark page's), environments by name
     declared = [page.param_values[page.param_names.index(name)] for name in others] + ([envs] if len(envs) > 1 else [])
     held_values = [[v for v in order if any(held[i] == v for held in groups)] for i, order in enumerate(declared)]
@@ -173,14 +199,20 @@ def _view(page, parameter: str, machine: str, commits, view_id: str) -> ScalingV
     view = ScalingView(id=view_id, benchmark=page.name, benchmark_id=page.id, parameter=parameter, machine=machine,
                        unit=page.unit, held=list(zip(held_names, held_values)), sizes=sizes,
                        size_texts=[texts[s] for s in sizes],
-                       commits=[{"at": at, "label": commit_label(commits, at)} for at in offered], defaults=defaults)
+                       commits=[{"at": at, "label": label(at)} for at in offered], defaults=defaults)
     newest = defaults[-1]
     best = (-1, None)
     values = []
+
+    def point_at(by_size: dict, size: float, at: int):
+        entry, measured_at = by_size.get(size, (None, {}))
+        index = measured_at.get(at)
+        return None if index is None else _point(entry, index)
+
     for held, by_size in sorted(groups.items(), key=lambda item: [rank[i][v] for i, v in enumerate(item[0])]):
         lines = {}
         for at in offered:
-            line = [by_size.get(size, {}).get(at) for size in sizes]
+            line = [point_at(by_size, size, at) for size in sizes]
             if not any(line):
                 continue
             lines[str(at)] = {
