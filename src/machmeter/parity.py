@@ -32,8 +32,9 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["HISTOGRAM_BINS_PER_DECADE", "error_distribution", "error_quantiles", "per_atom_error_norms",
-           "rebuild_components", "reference_components", "reference_layout"]
+__all__ = ["HISTOGRAM_BINS_PER_DECADE", "PARITY_MIN_SPREAD", "error_distribution", "error_quantiles",
+           "per_atom_error_norms", "rebuild_components", "reference_components", "reference_layout",
+           "coefficient_of_determination"]
 
 #: Resolution of :func:`error_distribution`'s histogram: ten bins a decade spans 1e-7 eV/A (float32
 #: against float64 rounding) to 1 eV/A (a broken model) in 70 bins.
@@ -145,3 +146,18 @@ def rebuild_components(reference, teacher_errors, student_errors=None) -> dict:
             raise ValueError(f"student {name!r} has {errors.size} signed components, the teacher {teacher.size}")
         students[name] = teacher + errors
     return {"reference": reference, "teacher": teacher, "students": students}
+
+
+PARITY_MIN_SPREAD = 1e-10  # eV/A: a million times float64's rounding of a 1 eV/A force
+
+
+def coefficient_of_determination(reference, predicted) -> float | None:
+    """R² of predicted against reference components: 1 - residual / total sum of squares about the
+    reference's mean (1 is exact; below 0 a prediction worse than the mean). None where the reference
+    varies by less than PARITY_MIN_SPREAD: forces that cancel by symmetry come out 1e-17 eV/A, not 0,
+    and carry no signal to compare with. The suites track it; the site checks its rebuilt scatter by it."""
+    reference, predicted = np.ravel(np.asarray(reference, dtype=float)), np.ravel(np.asarray(predicted, dtype=float))
+    total = float(np.sum((reference - reference.mean()) ** 2))
+    if not math.sqrt(total / max(1, reference.size)) > PARITY_MIN_SPREAD:
+        return None
+    return 1.0 - float(np.sum((predicted - reference) ** 2)) / total

@@ -40,10 +40,8 @@ import math
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from machmeter.parity import (HISTOGRAM_BINS_PER_DECADE, error_distribution, rebuild_components,
-                              reference_components, reference_layout)
+from machmeter.parity import (HISTOGRAM_BINS_PER_DECADE, coefficient_of_determination, error_distribution,
+                              rebuild_components, reference_components, reference_layout)
 from machmeter.report.units import format_value
 from machmeter.results import ResultsFolder, parameter_value, read_result_file, result_points
 from machmeter.series import is_measured, suite_of
@@ -156,14 +154,6 @@ def matching_layout(atoms: int, layouts: dict) -> tuple[str | None, list | None]
     return found[0] if len(found) == 1 else (None, None)
 
 
-def _r2(reference: np.ndarray, predicted: np.ndarray) -> float | None:
-    """R² of predicted against reference components, as ``suites.students.force_parity`` computes it."""
-    total = float(np.sum((reference - reference.mean()) ** 2))
-    if not math.sqrt(total / max(1, reference.size)) > 1e-10:
-        return None
-    return 1.0 - float(np.sum((predicted - reference) ** 2)) / total
-
-
 def _r2_disagrees(rebuilt: float | None, tracked) -> bool:
     if rebuilt is None or not isinstance(tracked, (int, float)) or not math.isfinite(tracked):
         return False  # nothing to compare with
@@ -212,7 +202,7 @@ def parity_scatter(teacher, students, references: dict[str, dict]) -> tuple[dict
     checks = [("the teacher", rebuilt["reference"], rebuilt["teacher"], teacher_r2)]
     checks += [(name, rebuilt["teacher"], rebuilt["students"][name], r2) for name, (_, r2) in drawn.items()]
     for name, x, y, tracked in checks:
-        again = _r2(x, y)
+        again = coefficient_of_determination(x, y)
         if _r2_disagrees(again, tracked):
             return {"reason": f"rebuilt from {source}, {name}'s components give R² = 1 − {1 - again:.6g}, but the "
                               f"results hold 1 − {1 - tracked:.6g}: the results were compared on other structures "

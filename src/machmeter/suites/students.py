@@ -145,7 +145,6 @@ def prediction_errors(reference_energies, reference_forces, energies, forces) ->
 
 
 PARITY_UNDEFINED = "the reference forces are all equal: R² and Pearson's r are undefined"
-PARITY_MIN_SPREAD = 1e-10  # eV/A: a million times float64's rounding of a 1 eV/A force
 
 
 def force_parity(reference, predicted) -> dict:
@@ -156,16 +155,15 @@ def force_parity(reference, predicted) -> dict:
     reference does not vary."""
     import numpy as np
 
+    from machmeter.parity import coefficient_of_determination
+
     reference, predicted = np.ravel(reference), np.ravel(predicted)
-    total = float(np.sum((reference - reference.mean()) ** 2))
-    # forces that cancel by symmetry come out 1e-17 eV/A, not 0: components that vary by less than
-    # PARITY_MIN_SPREAD carry no signal to correlate with
-    if not math.sqrt(total / max(1, reference.size)) > PARITY_MIN_SPREAD:
+    r2 = coefficient_of_determination(reference, predicted)
+    if r2 is None:
         return {"force_r2": None, "force_r2__unavailable": PARITY_UNDEFINED,
                 "force_pearson": None, "force_pearson__unavailable": PARITY_UNDEFINED}
     if not np.all(np.isfinite(predicted)):  # a model that blew up: its parity is NaN, as its errors are
         return {"force_r2": math.nan, "force_pearson": math.nan}
-    r2 = 1.0 - float(np.sum((predicted - reference) ** 2)) / total
     spread = float(np.std(predicted))
     pearson = float(np.corrcoef(reference, predicted)[0, 1]) if spread > 0 else None
     parity = {"force_r2": r2, "force_pearson": pearson}
