@@ -15,8 +15,8 @@ what survives fails the job. Its cost is reported, as seconds and as a multiple 
 multiple: a pull-request job that measures two rounds a side already costs about 2x, and on a GPU a
 confirmation round of one suite costs nearly as much as a first round (its ``setup_cache`` measures the
 whole class), so further rounds stop once the next would take the job past the cap. The first
-confirmation round always runs: no regression fails the job unconfirmed. Those runs also keep their profiled window's Chrome
-trace and top-kernels table (``MACHMETER_TRACE_DIR``, unless the caller set it, pointed at
+confirmation round always runs: no regression fails the job unconfirmed. Those runs also keep their
+profiled window's Chrome trace and top-kernels table (``MACHMETER_TRACE_DIR``, unless the caller set it, pointed at
 ``traces/<machine>`` beside the results folder): the report links them and the explanations name kernels.
 """
 
@@ -47,7 +47,6 @@ class PullRequestRuns:
     head: str
     rounds: list[RoundLog] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)  # benchmarks measured again
-    first_rounds: int = 0
     confirm_rounds_stopped: tuple[int, int] | None = None  # (run, asked) when the cost cap stopped them
     max_cost: float | None = None
 
@@ -56,7 +55,18 @@ class PullRequestRuns:
 
     def one_run_a_side(self) -> float | None:
         """Seconds of one base run and one head run of the whole selection: ``asv continuous``'s cost."""
-        return self.seconds(False) / self.first_rounds if self.first_rounds else None
+        first_runs = sum(r.benchmarks is None for r in self.rounds)
+        return 2.0 * self.seconds(False) / first_runs if first_runs else None
+
+    def next_confirmation_passes_cap(self) -> bool:
+        """Would one more confirmation round (a base and a head run, priced as the mean of those run so
+        far) take the job past ``max_cost`` times one run a side?"""
+        unit = self.one_run_a_side()
+        confirmation_runs = sum(r.benchmarks is not None for r in self.rounds)
+        if self.max_cost is None or not unit or not confirmation_runs:
+            return False
+        next_round = 2.0 * self.seconds(True) / confirmation_runs
+        return self.seconds() + next_round > self.max_cost * unit
 
     def cost_multiple(self) -> float | None:
         unit = self.one_run_a_side()
@@ -154,7 +164,7 @@ def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 
     base, head = _measured_commit(project.repo, base), _measured_commit(project.repo, head)
     if base == head:
         raise MachmeterError(f"base and head are the same commit ({base[:8]})")
-    log = PullRequestRuns(base, head, first_rounds=rounds, max_cost=max_cost)
+    log = PullRequestRuns(base, head, max_cost=max_cost)
     for number, commit in alternated(base, head, rounds):
         log.rounds.append(measure_round(project, machine, commit, number, bench, quick, extra, run_asv))
     report = compare_revisions(project, base, head, machine, config)
@@ -164,25 +174,13 @@ def run_pull_request(project, base: str, head: str, machine: str, rounds: int = 
         only = [bench_pattern(name) for name in flagged]
         order = alternated(head, base, confirm_rounds)  # the head first: it ran last
         with traces_kept(results_trace_folder(project.results_dir, machine)):
-            for position in range(0, len(order), 2):
-                number = order[position][0]
-                if number > 1 and _past_cap(log, max_cost):
+            for number in range(1, confirm_rounds + 1):
+                if number > 1 and log.next_confirmation_passes_cap():
                     log.confirm_rounds_stopped = (number - 1, confirm_rounds)
                     break
-                for _, commit in order[position:position + 2]:
+                for _, commit in order[2 * (number - 1):2 * number]:
                     entry = measure_round(project, machine, commit, rounds + number, only, quick, extra, run_asv)
                     entry.benchmarks = flagged
                     log.rounds.append(entry)
         report = compare_revisions(project, base, head, machine, config)
     return report, log
-
-
-def _past_cap(log: PullRequestRuns, max_cost: float | None) -> bool:
-    """Would one more confirmation round (priced as the mean of those run so far) take the job past
-    ``max_cost`` times one run a side?"""
-    unit = log.one_run_a_side()
-    confirmation = [r for r in log.rounds if r.benchmarks is not None]
-    if max_cost is None or not unit or not confirmation:
-        return False
-    next_round = 2.0 * sum(r.seconds for r in confirmation) / len(confirmation)
-    return log.seconds() + next_round > max_cost * unit
